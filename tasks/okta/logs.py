@@ -1,0 +1,62 @@
+"""Okta System Log reads: one page of `/api/v1/logs` per call, raw events as received.
+
+Polling semantics (https://developer.okta.com/docs/reference/api/system-log/#polling-requests): `since` and
+no `until`; the response always carries a `next` link, and an empty page means "caught up". The `next`
+link's `after` cursor is what holdfast stores to resume exactly where it stopped.
+The SDK's typed `list_log_events` is not used here: it drops unknown fields and fails a whole page on one
+malformed event, and evidence must be kept exactly as received.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from okta.client import Client
+
+from playbook.when import okta_time
+from tasks.okta.calls import send
+from tasks.okta.ratelimit import RateLimiter
+
+LOGS_BUCKET = "/api/v1/logs"
+MAX_PAGE = 1000  # Okta's maximum `limit` for /api/v1/logs
+
+
+@dataclass(frozen=True)
+class LogPage:
+    events: list[Any]  # parsed JSON values; not validated (the store flags what is malformed)
+    next_path: str | None  # path + query of the `next` link (holds the `after` cursor)
+    request_id: str | None
+    unparseable: str | None = None  # the body, when it was not a JSON array
+
+    @property
+    def empty(self) -> bool:
+        return not self.events and self.unparseable is None
+
+
+def first_page_path(since: datetime, *, limit: int = MAX_PAGE) -> str:
+    """A polling request: since, no until, oldest first."""
+    query = urlencode({"since": okta_time(since), "limit": limit, "sortOrder": "ASCENDING"})
+    return f"/api/v1/logs?{query}"
+
+
+def _relative(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+async def fetch_log_page(client: Client, limiter: RateLimiter, path: str) -> LogPage:
+    """GET one page. See https://developer.okta.com/docs/api/openapi/okta-management/management/tag/SystemLog/"""
+    response = await send(client, "GET", path, bucket=LOGS_BUCKET, limiter=limiter)
+    next_url = response.links.get("next")
+    next_path = _relative(next_url) if next_url else None
+    try:
+        body = json.loads(response.body)
+    except ValueError:
+        return LogPage([], next_path, response.request_id, unparseable=response.body)
+    if not isinstance(body, list):
+        return LogPage([], next_path, response.request_id, unparseable=response.body)
+    return LogPage(body, next_path, response.request_id)
