@@ -228,7 +228,8 @@ def _env_name(loc: tuple[str | int, ...]) -> str:
 
 def describe_validation_error(err: ValidationError, *, source: str = "settings") -> str:
     """One line naming the first bad field, its environment variable and the fix; never the value."""
-    first = err.errors()[0]
+    # An unknown key usually explains a "missing" one (a misspelling): name it first.
+    first = sorted(err.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
     loc = tuple(p for p in first["loc"] if not str(p).startswith("function-"))
     dotted = ".".join(str(p) for p in loc) or "(top level)"
     hint = _FIX_HINTS.get(first["type"], first["msg"].removeprefix("Value error, "))
@@ -244,6 +245,7 @@ def load_settings(config_file: Path | None = None, environ: Mapping[str, str] | 
         config_file = Path(env[CONFIG_FILE_ENV])
     if config_file is not None and not config_file.is_file():
         raise ConfigError(f"config file {config_file} does not exist: fix the path or unset {CONFIG_FILE_ENV}")
+    _refuse_unknown_env(env)
     Settings._toml_file, Settings._environ = config_file, environ
     try:
         return Settings()
@@ -253,6 +255,25 @@ def load_settings(config_file: Path | None = None, environ: Mapping[str, str] | 
         raise ConfigError(f"settings: {err}") from None
     finally:
         Settings._toml_file, Settings._environ = None, None
+
+
+def _known_env_names(model: type[BaseModel], prefix: str) -> set[str]:
+    names: set[str] = set()
+    for name, info in model.model_fields.items():
+        env = f"{prefix}{name.upper()}"
+        names.add(env)
+        for arg in (info.annotation, *getattr(info.annotation, "__args__", ())):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                names |= _known_env_names(arg, env + "__")
+    return names
+
+
+def _refuse_unknown_env(env: Mapping[str, str]) -> None:
+    """A misspelt HOLDFAST_ variable would otherwise be ignored silently (e.g. a CA bundle never used)."""
+    known = _known_env_names(Settings, ENV_PREFIX) | {CONFIG_FILE_ENV}
+    for name in sorted(env):
+        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known:
+            raise ConfigError(f"settings: {name} is not a known setting: check the spelling (see README 'Configuration')")
 
 
 class _MappingEnvSource(EnvSettingsSource):

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from store.db import make_engine, migrate
 
-PG_ADMIN_URL = os.environ.get("HOLDFAST_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get("PG_TEST_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
