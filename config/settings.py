@@ -81,6 +81,8 @@ class OktaSettings(_Section):
     dpop: bool = False
     ca_bundle: ExistingFile | None = None
     request_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    # Retries of 429 / 5xx / timeouts / dropped connections (never of other 4xx).
+    retries: int = Field(default=5, ge=0, le=10)
     # Okta's org-wide concurrency limit is 75 (Workforce); stay below it so other integrations keep working.
     max_concurrency: int = Field(default=50, ge=1, le=75)
 

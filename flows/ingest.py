@@ -29,6 +29,7 @@ from store.evidence import EvidenceRecord, append, chain_head, google_record, ok
 from store.ingest_state import RunCounts, finish_run, get_cursor, save_cursor, start_run
 from tasks.google.clients import reports_service
 from tasks.google.reports import APPLICATIONS, list_activities
+from tasks.okta.calls import RetryPolicy
 from tasks.okta.clients import okta_client
 from tasks.okta.logs import LogPage, fetch_log_page, first_page_path
 from tasks.okta.ratelimit import RateLimiter
@@ -84,17 +85,16 @@ def _store_page(
 
 
 @task(name="okta-log-page", cache_policy=NO_CACHE)
-async def fetch_okta_page(client: Client, limiter: RateLimiter, path: str) -> LogPage:
-    return await fetch_log_page(client, limiter, path)
+async def fetch_okta_page(client: Client, limiter: RateLimiter, path: str, policy: RetryPolicy) -> LogPage:
+    return await fetch_log_page(client, limiter, path, policy)
 
 
 @task(name="store-okta-page", cache_policy=NO_CACHE)
 def store_okta_page(engine: Engine, anchor_file: Path, page: LogPage, path: str, counts: RunCounts, now: str) -> int:
     # 2. TRANSFORM: raw events -> evidence records (never raises; bad input is flagged, not dropped)
-    events: list[Any] = list(page.events)
+    records = [okta_record(value, raw=raw, ingested_at=now) for raw, value in page.events]
     if page.unparseable is not None:
-        events.append(page.unparseable)
-    records = [okta_record(event, ingested_at=now) for event in events]
+        records.append(okta_record(page.unparseable, raw=page.unparseable, ingested_at=now))
     watermark = max(r.published for r in records)
     return _store_page(
         engine, anchor_file, OKTA_SOURCE, records, cursor=page.next_path or path, watermark=watermark,
@@ -114,11 +114,13 @@ async def ingest_okta(
     bar = progress()
     bar.start(OKTA_SOURCE, "Okta System Log", None)
     limiter = RateLimiter()
+    okta = settings.require_okta()
+    policy = RetryPolicy(attempts=okta.retries + 1)
     try:
-        async with okta_client(settings.require_okta()) as client:
+        async with okta_client(okta) as client:
             while True:
                 # 1. GET one page (retries inside: 429 waits for the bucket reset, 5xx backs off)
-                page = await fetch_okta_page(client, limiter, path)
+                page = await fetch_okta_page(client, limiter, path, policy)
                 summary.counts.pages += 1
                 if page.empty:
                     break  # polling: an empty page means caught up; its next link is the same cursor

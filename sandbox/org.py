@@ -17,7 +17,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
+from sandbox.okta.ratelimit import RateLimits
 from sandbox.reports import ReportsStore
+from sandbox.slack.limits import SlackLimits
 from sandbox.systemlog import SystemLogStore
 
 
@@ -134,16 +136,40 @@ class SlackMessage:
     posted_at: datetime
 
 
+GOOGLE_REPORTS_AUDIT_SCOPE = "https://www.googleapis.com/auth/admin.reports.audit.readonly"
+GOOGLE_DIRECTORY_USER_READONLY_SCOPE = "https://www.googleapis.com/auth/admin.directory.user.readonly"
+
+
+@dataclass
+class GoogleAccessToken:
+    """A bearer token the fake Google token endpoint issued (service account, impersonated user, scopes)."""
+
+    client_email: str
+    subject: str | None  # the impersonated Workspace user (domain-wide delegation); None: the account itself
+    scopes: frozenset[str]
+    expires_at: float  # time.time() seconds
+
+
 @dataclass
 class Credentials:
     """Secrets the fakes accept; generated per org so tests never share a token with anything real."""
 
     okta_api_token: str = field(default_factory=lambda: "00" + secrets.token_urlsafe(30))
+    # The API token's id (System Log transaction.detail.requestApiTokenId) and the admin it acts as: a user id
+    # or login in this org; None makes the fake Okta use a built-in "holdfast API admin" principal.
+    okta_api_token_id: str = field(default_factory=lambda: okta_id("00T"))
+    okta_api_token_owner: str | None = None
     slack_bot_token: str = field(default_factory=lambda: "xoxb-sandbox-" + secrets.token_hex(16))
     # OAuth 2.0 service apps allowed to call Okta: client id -> public key (PEM) and granted scopes.
     okta_service_apps: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
     # Google service accounts allowed to mint tokens: client email -> public key (PEM).
     google_service_accounts: dict[str, str] = field(default_factory=dict)
+    # Scopes granted to the service accounts for domain-wide delegation (Admin console > API controls).
+    google_delegated_scopes: frozenset[str] = frozenset(
+        {GOOGLE_REPORTS_AUDIT_SCOPE, GOOGLE_DIRECTORY_USER_READONLY_SCOPE}
+    )
+    # Live bearer tokens issued by the fake token endpoint; tests clear it to force a refresh.
+    google_access_tokens: dict[str, GoogleAccessToken] = field(default_factory=dict)
 
 
 @dataclass
@@ -161,7 +187,24 @@ class Org:
     slack_users: dict[str, SlackUser] = field(default_factory=dict)
     slack_channels: dict[str, str] = field(default_factory=dict)  # channel id -> name
     slack_messages: list[SlackMessage] = field(default_factory=list)
+    # The Slack app's bot and workspace, as auth.test reports them.
+    slack_team_id: str = "T0HOLDFAST1"
+    slack_team_name: str = "holdfast sandbox"
+    slack_team_domain: str = "holdfast-sandbox"
+    slack_bot_name: str = "holdfast"
+    slack_bot_user_id: str = "U0HOLDFAST1"
+    slack_bot_id: str = "B0HOLDFAST1"
+    slack_app_id: str = "A0HOLDFAST1"
+    # Direct-message channels opened by the bot: Slack user id -> IM channel id ("D...").
+    slack_ims: dict[str, str] = field(default_factory=dict)
+    # Known channels the bot has not been invited to (posting there gives not_in_channel).
+    slack_channels_without_bot: set[str] = field(default_factory=set)
+    slack_limits: SlackLimits = field(default_factory=SlackLimits)
+    # Workspace users with an admin role that lets them read the Reports API, besides admin@<domain>.
+    google_admins: set[str] = field(default_factory=set)
     credentials: Credentials = field(default_factory=Credentials)
+    # Okta's per-bucket and concurrent rate limits; mutable while the fake serves (tests shrink them).
+    okta_rate_limits: RateLimits = field(default_factory=RateLimits)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     lock: threading.RLock = field(default_factory=threading.RLock)
     _by_login: dict[str, str] = field(default_factory=dict)
@@ -217,6 +260,15 @@ class Org:
         with self.lock:
             self.factors.setdefault(factor.user_id, []).append(factor)
             return factor
+
+    def add_slack_channel(self, channel_id: str, name: str, *, bot_member: bool = True) -> None:
+        """A workspace channel; the bot can post to it only if it is a member."""
+        with self.lock:
+            self.slack_channels[channel_id] = name
+            if bot_member:
+                self.slack_channels_without_bot.discard(channel_id)
+            else:
+                self.slack_channels_without_bot.add(channel_id)
 
     def add_slack_user(self, slack_user: SlackUser) -> SlackUser:
         with self.lock:

@@ -78,6 +78,14 @@ class SystemLogStore:
             )
             return int(cur.lastrowid or 0)
 
+    def insert_raw(self, uuid: str, published: str, event_type: str, body: str) -> None:
+        """Store `body` verbatim (tests: a provider that serves malformed events)."""
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO events (uuid, published, event_type, body) VALUES (?, ?, ?, ?)",
+                (uuid, published, event_type, body),
+            )
+
     def append_many(self, events: Iterable[dict[str, object]], batch: int = 20_000) -> int:
         """Insert a stream of events in batches; returns how many were written."""
         total = 0
@@ -109,10 +117,19 @@ class SystemLogStore:
         descending: bool = False,
         limit: int = 100,
         event_types: Sequence[str] | None = None,
+        event_type_prefixes: Sequence[str] | None = None,
+        actor_ids: Sequence[str] | None = None,
+        actor_alternate_ids: Sequence[str] | None = None,
+        target_ids: Sequence[str] | None = None,
     ) -> list[StoredEvent]:
-        """Events with since <= published < until, strictly after the cursor (published, seq), in order."""
+        """Events with since <= published < until, strictly after the cursor (published, seq), in order.
+
+        The optional column constraints (each a set of allowed values) narrow the candidates in SQL; callers
+        still evaluate their full filter on what comes back.
+        """
         where: list[str] = []
         args: list[object] = []
+        _column_constraints(where, args, event_types, event_type_prefixes, actor_ids, actor_alternate_ids, target_ids)
         if since is not None:
             where.append("published >= ?")
             args.append(since)
@@ -123,9 +140,6 @@ class SystemLogStore:
             op = "<" if descending else ">"
             where.append(f"(published, seq) {op} (?, ?)")
             args.extend(after)
-        if event_types:
-            where.append(f"event_type IN ({','.join('?' * len(event_types))})")
-            args.extend(event_types)
         order = "DESC" if descending else "ASC"
         sql = "SELECT seq, published, body FROM events"
         if where:
@@ -134,6 +148,44 @@ class SystemLogStore:
         args.append(limit)
         with self._lock:
             return [StoredEvent(*r) for r in self._db.execute(sql, args)]
+
+    def scan_persisted(
+        self,
+        *,
+        after_seq: int,
+        min_published: str | None = None,
+        limit: int = 100,
+        event_types: Sequence[str] | None = None,
+        event_type_prefixes: Sequence[str] | None = None,
+        actor_ids: Sequence[str] | None = None,
+        actor_alternate_ids: Sequence[str] | None = None,
+        target_ids: Sequence[str] | None = None,
+    ) -> list[StoredEvent]:
+        """Events in persistence order (seq) after `after_seq`: what a System Log polling request follows."""
+        where = ["seq > ?"]
+        args: list[object] = [after_seq]
+        if min_published is not None:
+            where.append("published >= ?")
+            args.append(min_published)
+        _column_constraints(where, args, event_types, event_type_prefixes, actor_ids, actor_alternate_ids, target_ids)
+        sql = f"SELECT seq, published, body FROM events WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            return [StoredEvent(*r) for r in self._db.execute(sql, args)]
+
+    def first_seq_since(self, published: str) -> int | None:
+        """The lowest seq among events published at or after `published` (where polling from a time starts)."""
+        with self._lock:
+            # Scan the published index over the range; left alone SQLite walks rowids from the start instead.
+            row = self._db.execute(
+                "SELECT min(seq) FROM events INDEXED BY events_published WHERE published >= ?", (published,)
+            ).fetchone()
+            return int(row[0]) if row and row[0] is not None else None
+
+    def last_seq(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT max(seq) FROM events").fetchone()
+            return int(row[0]) if row and row[0] is not None else 0
 
     def count(self) -> int:
         with self._lock:
@@ -147,3 +199,31 @@ class SystemLogStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _column_constraints(
+    where: list[str],
+    args: list[object],
+    event_types: Sequence[str] | None,
+    event_type_prefixes: Sequence[str] | None,
+    actor_ids: Sequence[str] | None,
+    actor_alternate_ids: Sequence[str] | None,
+    target_ids: Sequence[str] | None,
+) -> None:
+    if event_types:
+        where.append(f"event_type IN ({','.join('?' * len(event_types))})")
+        args.extend(event_types)
+    if event_type_prefixes:
+        where.append("(" + " OR ".join("substr(event_type, 1, ?) = ?" for _ in event_type_prefixes) + ")")
+        for prefix in event_type_prefixes:
+            args.extend((len(prefix), prefix))
+    if actor_ids:
+        where.append(f"actor_id IN ({','.join('?' * len(actor_ids))})")
+        args.extend(actor_ids)
+    if actor_alternate_ids:
+        where.append(f"actor_alternate_id IN ({','.join('?' * len(actor_alternate_ids))})")
+        args.extend(actor_alternate_ids)
+    if target_ids:
+        # target_ids holds the event's target ids separated by single spaces.
+        where.append("(" + " OR ".join("instr(' ' || target_ids || ' ', ?) > 0" for _ in target_ids) + ")")
+        args.extend(f" {t} " for t in target_ids)

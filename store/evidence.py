@@ -13,16 +13,18 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import astuple, dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select
+from sqlalchemy import Connection, and_, func, select
 
 from store.db import is_sqlite
 from store.schema import evidence_events
 
 GENESIS = "0" * 64
+# Compact, non-ASCII kept as is: the stored raw text is the event as received, re-serialised losslessly.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 OVERSIZE_BYTES = 64 * 1024
 # Okta event types are dotted lowercase words (https://developer.okta.com/docs/reference/api/event-types/).
 _EVENT_TYPE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
@@ -71,9 +73,45 @@ def _fallback_uuid(raw: str) -> str:
     return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
-def okta_record(event: Any, *, ingested_at: str) -> EvidenceRecord:
-    """Columns from an Okta LogEvent (parsed JSON). Never raises: what is missing or mistyped is flagged."""
-    raw = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+_DECODER = json.JSONDecoder()
+_WHITESPACE = " \t\n\r"
+
+
+def split_json_array(text: str) -> list[tuple[str, Any]] | None:
+    """A JSON array's elements as (exact source text, parsed value), or None if `text` is not an array.
+
+    Keeps each element's text byte for byte as the provider sent it: that is what the evidence stores.
+    """
+    pos = len(text) - len(text.lstrip(_WHITESPACE))
+    if not text.startswith("[", pos):
+        return None
+    items: list[tuple[str, Any]] = []
+    pos += 1
+    try:
+        while True:
+            while pos < len(text) and text[pos] in _WHITESPACE:
+                pos += 1
+            if text.startswith("]", pos):
+                return items if not text[pos + 1 :].strip(_WHITESPACE) else None
+            value, end = _DECODER.raw_decode(text, pos)
+            items.append((text[pos:end], value))
+            pos = end
+            while pos < len(text) and text[pos] in _WHITESPACE:
+                pos += 1
+            if text.startswith(",", pos):
+                pos += 1
+            elif not text.startswith("]", pos):
+                return None
+    except ValueError:
+        return None
+
+
+def okta_record(event: Any, *, ingested_at: str, raw: str | None = None) -> EvidenceRecord:
+    """Columns from an Okta LogEvent. `raw` is its text as received (re-serialised from `event` if absent).
+
+    Never raises: what is missing or mistyped is flagged.
+    """
+    raw = raw if raw is not None else _ENCODE(event)
     flags: list[str] = []
     body = _dict(event)
     if not body:
@@ -125,9 +163,9 @@ def okta_record(event: Any, *, ingested_at: str) -> EvidenceRecord:
     )
 
 
-def google_record(activity: Any, *, ingested_at: str) -> EvidenceRecord:
+def google_record(activity: Any, *, ingested_at: str, raw: str | None = None) -> EvidenceRecord:
     """Columns from a Google Reports activity. The first event's name is the event type."""
-    raw = json.dumps(activity, separators=(",", ":"), ensure_ascii=False)
+    raw = raw if raw is not None else _ENCODE(activity)
     flags: list[str] = []
     body = _dict(activity)
     ident = _dict(body.get("id"))
@@ -185,17 +223,21 @@ def _gmail_recipients(events: list[dict[str, Any]]) -> list[str]:
     return found
 
 
+_FIELDS = tuple(EvidenceRecord.__dataclass_fields__)
+
+
 def record_hash(prev_hash: str, source: str, seq: int, ingested_at: str, record: EvidenceRecord) -> str:
-    """sha256 over the previous hash and every stored column, length-prefixed so fields cannot blur."""
-    digest = hashlib.sha256()
-    parts: Sequence[object] = (prev_hash, source, seq, ingested_at, *astuple(record))
-    for part in parts:
-        if isinstance(part, tuple):
-            part = ",".join(part)
-        data = b"\x00" if part is None else str(part).encode()
-        digest.update(len(data).to_bytes(8, "big"))
-        digest.update(data)
-    return digest.hexdigest()
+    """sha256 over the previous hash and every stored column, each length-prefixed so borders cannot blur."""
+    parts: list[str] = []
+    for value in (prev_hash, source, seq, ingested_at, *(getattr(record, name) for name in _FIELDS[:-1])):
+        if value is None:
+            parts.append("~")
+        else:
+            text = str(value)
+            parts.append(f"{len(text)}:{text}")
+    flags = ",".join(record.flags)
+    parts.append(f"{len(flags)}:{flags}")
+    return hashlib.sha256("".join(parts).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -247,7 +289,7 @@ def append(conn: Connection, source: str, records: Iterable[EvidenceRecord], *, 
     batch = list(records)
     seen = _existing_raw(conn, source, sorted({r.uuid for r in batch}))
     seq, head = chain_head(conn, source)
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[object, ...]] = []
     duplicates = flagged = 0
     for record in batch:
         known = seen.setdefault(record.uuid, set())
@@ -261,17 +303,27 @@ def append(conn: Connection, source: str, records: Iterable[EvidenceRecord], *, 
         prev, head = head, record_hash(head, source, seq, ingested_at, record)
         flagged += bool(record.flags)
         rows.append(_row(source, seq, ingested_at, record, prev, head))
-    for start in range(0, len(rows), 5000):
-        conn.execute(insert(evidence_events), rows[start : start + 5000])
+    if rows:
+        # Driver-level executemany: SQLAlchemy's per-row parameter processing costs more than the insert.
+        conn.exec_driver_sql(_insert_sql(conn), rows)
     return AppendResult(len(rows), duplicates, flagged, seq, head)
 
 
-def _row(
-    source: str, seq: int, ingested_at: str, record: EvidenceRecord, prev: str, digest: str
-) -> dict[str, Any]:
-    values = dict(record.__dict__)
-    values["flags"] = ",".join(record.flags)
-    return {**values, "source": source, "seq": seq, "ingested_at": ingested_at, "prev_hash": prev, "hash": digest}
+_COLUMNS = ("source", "seq", "ingested_at", "prev_hash", "hash", *_FIELDS)
+
+
+def _insert_sql(conn: Connection) -> str:
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return (
+        f"INSERT INTO evidence_events ({', '.join(_COLUMNS)}) "  # noqa: S608 (constant column names)
+        f"VALUES ({', '.join(marker for _ in _COLUMNS)})"
+    )
+
+
+def _row(source: str, seq: int, ingested_at: str, record: EvidenceRecord, prev: str, digest: str) -> tuple[object, ...]:
+    values = [getattr(record, name) for name in _FIELDS]
+    values[-1] = ",".join(record.flags)
+    return (source, seq, ingested_at, prev, digest, *values)
 
 
 def _record_from_row(row: Any) -> EvidenceRecord:

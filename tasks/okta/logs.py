@@ -9,7 +9,6 @@ malformed event, and evidence must be kept exactly as received.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +17,8 @@ from urllib.parse import urlencode, urlsplit
 from okta.client import Client
 
 from playbook.when import okta_time
-from tasks.okta.calls import send
+from store.evidence import split_json_array
+from tasks.okta.calls import RetryPolicy, send
 from tasks.okta.ratelimit import RateLimiter
 
 LOGS_BUCKET = "/api/v1/logs"
@@ -27,7 +27,7 @@ MAX_PAGE = 1000  # Okta's maximum `limit` for /api/v1/logs
 
 @dataclass(frozen=True)
 class LogPage:
-    events: list[Any]  # parsed JSON values; not validated (the store flags what is malformed)
+    events: list[tuple[str, Any]]  # (text as received, parsed value); not validated: the store flags it
     next_path: str | None  # path + query of the `next` link (holds the `after` cursor)
     request_id: str | None
     unparseable: str | None = None  # the body, when it was not a JSON array
@@ -48,15 +48,14 @@ def _relative(url: str) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-async def fetch_log_page(client: Client, limiter: RateLimiter, path: str) -> LogPage:
+async def fetch_log_page(
+    client: Client, limiter: RateLimiter, path: str, policy: RetryPolicy | None = None
+) -> LogPage:
     """GET one page. See https://developer.okta.com/docs/api/openapi/okta-management/management/tag/SystemLog/"""
-    response = await send(client, "GET", path, bucket=LOGS_BUCKET, limiter=limiter)
+    response = await send(client, "GET", path, bucket=LOGS_BUCKET, limiter=limiter, policy=policy)
     next_url = response.links.get("next")
     next_path = _relative(next_url) if next_url else None
-    try:
-        body = json.loads(response.body)
-    except ValueError:
+    events = split_json_array(response.body)
+    if events is None:
         return LogPage([], next_path, response.request_id, unparseable=response.body)
-    if not isinstance(body, list):
-        return LogPage([], next_path, response.request_id, unparseable=response.body)
-    return LogPage(body, next_path, response.request_id)
+    return LogPage(events, next_path, response.request_id)
