@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cli.ui import console, errors, progress_bars
@@ -45,7 +46,7 @@ def one_line_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except HoldfastError as err:
-            errors.print(f"[bold red]error:[/] {err}", highlight=False, markup=True)
+            errors.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
             raise typer.Exit(err.exit_code) from None
 
     return wrapper
@@ -86,18 +87,21 @@ def ingest(
     ] = None,
 ) -> None:
     """Pull Okta System Log and Google Reports into the evidence store (resumes from the stored cursor)."""
-    from flows.ingest import run_ingest, summary_markdown
     from playbook.when import parse_when
 
-    settings = _settings(config)
-    try:
-        start = parse_when(since, datetime.now(UTC)) if since else None
-    except ValueError as err:
-        raise InputError(f"--since: {err}") from None
+    _settings(config)  # fail fast, before Prefect starts, on bad settings
+    if since is not None:
+        try:
+            parse_when(since, datetime.now(UTC))
+        except ValueError as err:
+            raise InputError(f"--since: {err}") from None
+    from flows.ingest import ingest as ingest_flow
+    from flows.ingest import summary_markdown
+
     with progress_bars():
-        summary = asyncio.run(run_ingest(settings, since=start))
+        summary = asyncio.run(ingest_flow(since=since, config_file=str(config) if config else None))
     console.print(_summary_table(summary_markdown(summary)))
-    if not summary.ok:
+    if not summary["ok"]:
         raise typer.Exit(1)
 
 
@@ -153,4 +157,4 @@ def main() -> None:
 
 
 # Subcommand groups that live in their own modules register themselves on import.
-from cli import sandbox_cmd  # noqa: E402,F401
+from cli import demo, sandbox_cmd  # noqa: E402,F401

@@ -19,7 +19,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 
-from config.errors import ProviderError
+from config.errors import InputError, ProviderError
 from config.settings import Settings, load_settings
 from flows.progress import progress
 from playbook.when import okta_time, parse_when
@@ -200,20 +200,21 @@ async def run_ingest(
     return IngestSummary(sources)
 
 
-def summary_markdown(summary: IngestSummary) -> str:
+def summary_markdown(summary: dict[str, Any]) -> str:
+    """The run's summary as a Markdown table (the Prefect artifact; the CLI renders the same table)."""
     lines = [
         "# holdfast ingest",
         "",
         "| source | status | pages | fetched | stored | duplicates | flagged | chain head |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for s in summary.sources:
-        c = s.counts
+    for s in summary["sources"]:
+        c = s["counts"]
         lines.append(
-            f"| {s.source} | {s.status} | {c.pages} | {c.fetched} | {c.stored} | {c.duplicates} | {c.flagged} "
-            f"| {s.head_seq} |"
+            f"| {s['source']} | {s['status']} | {c['pages']} | {c['fetched']} | {c['stored']} | {c['duplicates']} "
+            f"| {c['flagged']} | {s['head_seq']} |"
         )
-    errors = [f"- {s.source}: {s.error}" for s in summary.sources if s.error]
+    errors = [f"- {s['source']}: {s['error']}" for s in summary["sources"] if s["error"]]
     return "\n".join(lines + (["", *errors] if errors else []))
 
 
@@ -221,7 +222,10 @@ def summary_markdown(summary: IngestSummary) -> str:
 async def ingest(since: str | None = None, config_file: str | None = None) -> dict[str, Any]:
     """Deployment entry point: settings from the worker's environment (or `config_file`)."""
     settings = load_settings(Path(config_file) if config_file else None)
-    now = datetime.now(UTC)
-    summary = await run_ingest(settings, since=parse_when(since, now) if since else None)
+    try:
+        start = parse_when(since, datetime.now(UTC)) if since else None
+    except ValueError as err:
+        raise InputError(f"since: {err}") from None
+    summary = (await run_ingest(settings, since=start)).as_dict()
     await create_markdown_artifact(markdown=summary_markdown(summary), key="holdfast-ingest")  # type: ignore[misc]
-    return summary.as_dict()
+    return summary
