@@ -98,3 +98,136 @@ evidence_retention = Table(
     Column("last_removed_seq", BigInteger, nullable=False),
     Column("last_removed_hash", String(64), nullable=False),
 )
+
+# Who each record is about: its actor and User targets, ids as sent and logins lower-cased, one row per
+# (account, record). Filled by store.evidence.append in the same transaction; serves the access picture
+# (every event of a set of accounts since a cutoff) without scanning the store. Keyed by (source, seq),
+# which append knows before the insert; WITHOUT ROWID on SQLite: the key is the table, one B-tree per row.
+evidence_accounts = Table(
+    "evidence_accounts",
+    metadata,
+    Column("account", String(320), primary_key=True),
+    Column("published", String(32), primary_key=True),
+    Column("source", String(64), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    sqlite_with_rowid=False,
+)
+
+# ---------------------------------------------------------------------------------------------------------
+# The ledger: the source of truth for everything holdfast does. Prefect orchestrates; it is not the audit log.
+
+# One row per incident: how it started, its cutoff and seeds, and where it stands.
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", String(64), primary_key=True),  # INC-YYYYMMDD-HHMMSS-xxxx
+    Column("created_at", String(32), nullable=False),
+    Column("trigger", String(16), nullable=False),  # alert, manual, reaudit
+    Column("source", Text),  # who raised it: SIEM rule, responder, public report
+    Column("cutoff", String(32), nullable=False),
+    Column("seeds", Text, nullable=False, default="[]"),  # JSON list of accounts named in the alert
+    Column("status", String(16), nullable=False),  # planned, executing, contained, closed
+    Column("plan_hash", String(64)),  # sha256 of the approved plan: what --execute ran
+    Column("detail", Text, nullable=False, default="{}"),
+)
+
+# What the audit found, one row per account and incident (the plan is derived from these and the policy).
+findings = Table(
+    "findings",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("incident_id", String(64), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("login", String(320), nullable=False),
+    Column("tier", String(16), nullable=False),
+    Column("body", Text, nullable=False),  # the finding as JSON (reasons, actors, corroboration, evidence)
+    Column("recorded_at", String(32), nullable=False),
+    UniqueConstraint("incident_id", "user_id", name="uq_findings_incident_user"),
+)
+
+# Write-ahead log of side effects: intent before the call, outcome after, keyed by (incident, account, action).
+actions = Table(
+    "actions",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("incident_id", String(64), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("login", String(320), nullable=False),
+    Column("action", String(64), nullable=False),  # suspend, revoke_sessions, reset_factors, unenroll:<id> ...
+    Column("state", String(16), nullable=False),  # intent, done, already_done, failed, skipped
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("intent_at", String(32), nullable=False),
+    Column("started_at", String(32)),
+    Column("finished_at", String(32)),
+    Column("okta_request_id", String(128)),
+    Column("error_code", String(32)),
+    Column("error", Text),
+    UniqueConstraint("incident_id", "user_id", "action", name="uq_actions_incident_user_action"),
+    Index("ix_actions_incident_state", "incident_id", "state"),
+)
+
+# An account stays held (suspended) until IT verifies the person; holds outlive processes and restarts.
+holds = Table(
+    "holds",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("incident_id", String(64), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("login", String(320), nullable=False),
+    Column("state", String(16), nullable=False),  # held, verified, released
+    Column("created_at", String(32), nullable=False),
+    Column("verified_at", String(32)),
+    Column("released_at", String(32)),
+    Column("relocks", Integer, nullable=False, default=0),
+    UniqueConstraint("incident_id", "user_id", name="uq_holds_incident_user"),
+    Index("ix_holds_state", "state"),
+)
+
+# Slack messages to send, exactly once per (incident, recipient, kind): a Slack outage delays, never loses.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("incident_id", String(64), nullable=False),
+    Column("recipient", String(320), nullable=False),  # a person's email or a channel id
+    Column("kind", String(64), nullable=False),  # notice, released, it_summary, it_status:<n> ...
+    Column("payload", Text, nullable=False),  # JSON: text and Block Kit blocks
+    Column("state", String(16), nullable=False),  # pending, sending, sent, undeliverable
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", String(32), nullable=False),
+    Column("sent_at", String(32)),
+    Column("slack_channel", String(64)),
+    Column("slack_ts", String(64)),
+    Column("last_error", Text),
+    UniqueConstraint("incident_id", "recipient", "kind", name="uq_outbox_incident_recipient_kind"),
+    Index("ix_outbox_state", "state"),
+)
+
+# Identity verifications, accepted and refused: who vouched for whom, how, under which ticket.
+verifications = Table(
+    "verifications",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("incident_id", String(64)),
+    Column("account", String(320), nullable=False),
+    Column("verifier", String(320), nullable=False),
+    Column("method", String(32), nullable=False),
+    Column("ticket", String(128), nullable=False),
+    Column("note", Text),
+    Column("channel", String(16), nullable=False),  # cli, prefect-ui
+    Column("outcome", String(16), nullable=False),  # accepted, refused
+    Column("reason", Text),
+    Column("recorded_at", String(32), nullable=False),
+)
+
+# The incident's story in order (alert received, audit finished, first suspension ...): the timeline's source.
+incident_events = Table(
+    "incident_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("incident_id", String(64), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("detail", Text, nullable=False, default="{}"),
+    Index("ix_incident_events_incident_at", "incident_id", "at"),
+)

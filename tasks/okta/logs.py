@@ -18,10 +18,11 @@ from okta.client import Client
 
 from playbook.when import okta_time
 from store.evidence import split_json_array
+from tasks.okta import buckets
 from tasks.okta.calls import RetryPolicy, send
 from tasks.okta.ratelimit import RateLimiter
 
-LOGS_BUCKET = "/api/v1/logs"
+LOGS_BUCKET = buckets.LOGS
 MAX_PAGE = 1000  # Okta's maximum `limit` for /api/v1/logs
 
 
@@ -48,9 +49,7 @@ def _relative(url: str) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-async def fetch_log_page(
-    client: Client, limiter: RateLimiter, path: str, policy: RetryPolicy | None = None
-) -> LogPage:
+async def fetch_log_page(client: Client, limiter: RateLimiter, path: str, policy: RetryPolicy | None = None) -> LogPage:
     """GET one page. See https://developer.okta.com/docs/api/openapi/okta-management/management/tag/SystemLog/"""
     response = await send(client, "GET", path, bucket=LOGS_BUCKET, limiter=limiter, policy=policy)
     next_url = response.links.get("next")
