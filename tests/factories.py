@@ -73,3 +73,33 @@ def sandbox_settings(server: SandboxServer, folder: Path, *, store_url: str | No
     env["HOLDFAST_STORE__ANCHOR_FILE"] = str(folder / "anchors.jsonl")
     env.update(extra)
     return load_settings(environ=env)
+
+
+def add_people(org: Org, count: int, *, status: str = "ACTIVE", with_key: bool = True) -> list[str]:
+    """`count` people with a push factor and (optionally) a FIDO key, each with a live session; their ids."""
+    from sandbox.org import Factor, User, UserStatus
+
+    now = datetime.now(UTC)
+    ids = []
+    for n in range(count):
+        uid = f"00u{len(org.users):05d}{uuid.uuid4().hex[:12]}"
+        login = f"user{len(org.users)}@{org.domain}"
+        org.add_user(
+            User(
+                id=uid, login=login, email=login, first_name="User", last_name=str(n), status=UserStatus(status),
+                created=now - timedelta(days=400), activated=now - timedelta(days=400), password_changed=now,
+                last_updated=now, sessions=2, oauth_tokens=1,
+            )
+        )  # fmt: skip
+        org.add_factor(
+            Factor(id=f"opf{uuid.uuid4().hex[:17]}", user_id=uid, factor_type="push", provider="OKTA",
+                   status="ACTIVE", created=now, last_updated=now)
+        )  # fmt: skip
+        if with_key:
+            org.add_factor(
+                Factor(id=f"fwf{uuid.uuid4().hex[:17]}", user_id=uid, factor_type="webauthn", provider="FIDO",
+                       status="ACTIVE", created=now, last_updated=now,
+                       profile={"credentialId": uuid.uuid4().hex, "authenticatorName": "YubiKey 5 NFC"})
+            )  # fmt: skip
+        ids.append(uid)
+    return ids
