@@ -119,15 +119,25 @@ def incident_story(conn: Connection, incident_id: str) -> list[Any]:
 def record_findings(
     conn: Connection, incident_id: str, rows: Iterable[tuple[str, str, str, str]], now: datetime
 ) -> int:
-    """(user_id, login, tier, body JSON) per account; already recorded accounts are kept as they were."""
+    """(user_id, login, tier, body JSON) per account. A later audit's view of an account replaces the earlier
+    one (a seed contained before the audit gets its full finding); returns how many accounts are new."""
     existing = {
         r.user_id for r in conn.execute(select(findings.c.user_id).where(findings.c.incident_id == incident_id))
     }
-    fresh = [
-        {"incident_id": incident_id, "user_id": u, "login": login, "tier": t, "body": b, "recorded_at": okta_time(now)}
-        for u, login, t, b in rows
-        if u not in existing
-    ]
+    stamp = okta_time(now)
+    fresh = []
+    for user_id, login, tier, body in rows:
+        if user_id in existing:
+            conn.execute(
+                update(findings)
+                .where(and_(findings.c.incident_id == incident_id, findings.c.user_id == user_id))
+                .values(tier=tier, body=body, recorded_at=stamp)
+            )
+        else:
+            fresh.append(
+                {"incident_id": incident_id, "user_id": user_id, "login": login, "tier": tier, "body": body,
+                 "recorded_at": stamp}
+            )  # fmt: skip
     if fresh:
         conn.execute(insert(findings), fresh)
     return len(fresh)

@@ -66,7 +66,7 @@ def test_bad_settings_fail_with_one_line_naming_the_field(environ: dict[str, str
 
 
 def test_a_missing_config_file_is_named() -> None:
-    with pytest.raises(ConfigError, match="nowhere.toml does not exist"):
+    with pytest.raises(ConfigError, match=r"nowhere\.toml does not exist"):
         load_settings(Path("/nowhere.toml"), environ={})
 
 

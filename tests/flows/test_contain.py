@@ -56,8 +56,8 @@ def contain(engine: Engine, okta: object, plan: Plan) -> ContainSummary:
                 from datetime import UTC, datetime
 
                 ledger.create_incident(
-                    conn, incident_id=plan.incident_id, trigger="manual", source="test", cutoff="2026-01-01T00:00:00.000Z",
-                    seeds=[], now=datetime.now(UTC),
+                    conn, incident_id=plan.incident_id, trigger="manual", source="test",
+                    cutoff="2026-01-01T00:00:00.000Z", seeds=[], now=datetime.now(UTC),
                 )  # fmt: skip
         return await run_containment(okta, engine, plan)  # type: ignore[arg-type]
 
