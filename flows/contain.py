@@ -87,34 +87,55 @@ async def _perform(client: Client, limiter: RateLimiter, job: _Job, policy: Retr
     raise ValueError(f"{step.action} is not a containment step")  # deferred steps never reach here
 
 
+class _Outcomes:
+    """Outcomes are written in small batches (every FLUSH_S): one transaction per call would make the
+    ledger, not Okta, the bottleneck. A crash loses at most the last FLUSH_S of outcomes; their calls are
+    repeated by the rerun and recognised as already done (suspend, unenrol) or harmless (revoke)."""
+
+    FLUSH_S = 0.05
+
+    def __init__(self, engine: Engine, incident_id: str) -> None:
+        self.engine, self.incident_id = engine, incident_id
+        self.pending: list[tuple[str, str, ActionState, datetime, str | None, str | None, str | None]] = []
+
+    def add(
+        self, job: _Job, state: ActionState, at: datetime, request_id: str | None, code: str | None, error: str | None
+    ) -> None:
+        self.pending.append((job.account.user_id, job.step.key, state, at, request_id, code, error))
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, []
+        with transaction(self.engine, write=True) as conn:
+            for user_id, key, state, at, request_id, code, error in batch:
+                ledger.record_outcome(
+                    conn, self.incident_id, user_id, key, state, at, request_id=request_id, error_code=code, error=error
+                )
+
+    async def flush_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.FLUSH_S)
+            self.flush()
+
+
 async def _run_job(
-    engine: Engine,
     client: Client,
     limiter: RateLimiter,
     job: _Job,
-    incident_id: str,
     policy: RetryPolicy,
     clock: Callable[[], datetime],
     gate: asyncio.Semaphore,
+    outcomes: _Outcomes,
 ) -> tuple[ActionState, str | None]:
     async with gate:
-        key = job.step.key
-        with transaction(engine, write=True) as conn:
-            ledger.mark_started(conn, incident_id, [(job.account.user_id, key)], clock())
         try:
             result = await _perform(client, limiter, job, policy)
         except ProviderError as err:
-            with transaction(engine, write=True) as conn:
-                ledger.record_outcome(
-                    conn, incident_id, job.account.user_id, key, ActionState.FAILED, clock(),
-                    request_id=err.request_id, error_code=err.code, error=str(err),
-                )  # fmt: skip
+            outcomes.add(job, ActionState.FAILED, clock(), err.request_id, err.code, str(err))
             return ActionState.FAILED, str(err)
         state = ActionState.DONE if result.outcome == "done" else ActionState.ALREADY_DONE
-        with transaction(engine, write=True) as conn:
-            ledger.record_outcome(
-                conn, incident_id, job.account.user_id, key, state, clock(), request_id=result.request_id
-            )
+        outcomes.add(job, state, clock(), result.request_id, None, None)
         return state, None
 
 
@@ -128,12 +149,15 @@ async def contain_batch(
     policy: RetryPolicy,
     clock: Callable[[], datetime],
     gate: asyncio.Semaphore,
+    outcomes: _Outcomes,
     phase_name: str,
 ) -> list[tuple[_Job, ActionState, str | None]]:
-    """One Prefect task run per batch of accounts; the ledger records each call."""
+    """One Prefect task run per batch of accounts; the ledger records each call (attempt, then outcome)."""
+    with transaction(engine, write=True) as conn:
+        ledger.mark_started(conn, incident_id, [(j.account.user_id, j.step.key) for j in jobs], clock())
 
     async def one(job: _Job) -> tuple[_Job, ActionState, str | None]:
-        state, error = await _run_job(engine, client, limiter, job, incident_id, policy, clock, gate)
+        state, error = await _run_job(client, limiter, job, policy, clock, gate, outcomes)
         progress().advance(phase_name, 1)
         return job, state, error
 
@@ -186,9 +210,18 @@ async def run_containment(
             name = "/".join(a.value for a in phase)
             bar.start(name, f"{name}", len(jobs))
             batches = [jobs[i : i + BATCH] for i in range(0, len(jobs), BATCH)]
-            results = await asyncio.gather(
-                *(contain_batch(engine, client, limiter, b, incident, policy, clock, gate, name) for b in batches)
-            )
+            outcomes = _Outcomes(engine, incident)
+            flusher = asyncio.create_task(outcomes.flush_periodically())
+            try:
+                results = await asyncio.gather(
+                    *(
+                        contain_batch(engine, client, limiter, b, incident, policy, clock, gate, outcomes, name)
+                        for b in batches
+                    )
+                )
+            finally:
+                flusher.cancel()
+                outcomes.flush()
             bar.finish(name)
             for job, state, error in (r for batch in results for r in batch):
                 if state is ActionState.FAILED:
