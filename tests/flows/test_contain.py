@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from prefect import flow
 from sqlalchemy import Engine
 
@@ -96,6 +97,25 @@ def test_containment_suspends_revokes_and_unenrols_then_holds_each_account(
     assert {r.state for (_, a), r in rows.items() if a.endswith("_at_release")} == {ActionState.DEFERRED}
     assert all(r.okta_request_id for (_, a), r in rows.items() if a == "suspend")
     assert sorted(h.user_id for h in holds) == sorted(ids)
+
+
+@pytest.mark.postgres
+def test_containment_keeps_its_ledger_on_postgresql_too(
+    org: Org, sandbox: SandboxServer, tmp_path: Path, pg_url: str
+) -> None:
+    ids = add_people(org, 8)
+    engine, okta, incident = setup(sandbox, tmp_path, HOLDFAST_STORE__URL=pg_url)
+    assert engine.dialect.name == "postgresql"
+    plan = make_plan(org, ids, incident)
+    contain(engine, okta, plan)
+    contain(engine, okta, plan)  # the rerun finds everything done
+    with transaction(engine) as conn:
+        rows = ledger.actions_of(conn, incident)
+        holds = ledger.list_holds(conn, incident)
+    assert all(org.users[uid].status is UserStatus.SUSPENDED for uid in ids)
+    assert {r.state for r in rows.values()} == {ActionState.DONE, ActionState.DEFERRED}
+    assert all(r.attempts <= 1 for r in rows.values())
+    assert len(holds) == 8
 
 
 def test_every_account_is_suspended_before_any_session_is_revoked(
