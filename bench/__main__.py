@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench.common import Result
 
-BENCHMARKS = ("store_ingest", "generate")
+BENCHMARKS = ("store_ingest", "generate", "containment", "audit_query", "backfill", "audit")
 RESULTS = Path(__file__).with_name("results.json")
 
 

@@ -57,8 +57,8 @@ def _org_table(org: Any, endpoints: Any, seconds: float) -> Table:
 @app.command()
 @one_line_errors
 def demo(
-    people: Annotated[int, typer.Option(min=50, max=100_000)] = 2000,
-    days: Annotated[int, typer.Option(min=1, max=180)] = 90,
+    people: Annotated[int, typer.Option(min=50, max=100_000)] = 400,
+    days: Annotated[int, typer.Option(min=1, max=180)] = 60,
     seed: int = 2022,
     folder: Annotated[Path, typer.Option(help="Where the demo's files go (wiped first).")] = DEMO_FOLDER,
 ) -> None:
