@@ -7,6 +7,7 @@ Reads top to bottom:
   # 3. PLAN: findings + policy -> actions; protected accounts and foreign domains go to manual handling
   # 4. APPLY: only with --execute (or an alert, as the policy says), within the blast-radius cap
   # 5. RECORD: holds, counts and the incident's story are in the ledger
+  # 6. NOTIFY: a Slack notice per held account and the IT summary, through the outbox (best-effort)
 """
 
 from __future__ import annotations
@@ -221,6 +222,12 @@ async def run_respond(
         ledger.set_incident_status(conn, incident_id, "executing", plan_hash=plan_hash(result.plan))
     result.containment = await run_containment(settings.require_okta(), engine, result.plan, clock=clock)
     result.executed = True
+
+    # 6. NOTIFY (issue 6, flows/notify.py): a notice per held account and the IT summary go to the outbox,
+    # then one best-effort drain. Containment is already recorded: Slack down only delays the messages.
+    from flows.notify import notify_contained
+
+    result.notes.append((await notify_contained(settings, policy, engine, result.plan, clock=clock)).line())
     return result
 
 

@@ -38,10 +38,12 @@ def blast_radius_cap(policy: Policy, active_users: int) -> int:
 def _actions(finding: Finding, policy: Policy) -> tuple[PlannedAction, ...]:
     rules = policy.containment.for_tier(finding.risk)
     status = finding.status or ""
+    if status not in SUSPENDABLE | RESET_NOW:
+        return ()  # cannot sign in: nothing to contain
     steps: list[PlannedAction] = []
     if status in SUSPENDABLE and rules.suspend:
         steps.append(PlannedAction(action=Action.SUSPEND))
-    elif rules.reset_password or status in RESET_NOW:
+    elif status in RESET_NOW or (status == "ACTIVE" and rules.reset_password):
         steps.append(PlannedAction(action=Action.RESET_PASSWORD_NOW))
     if rules.revoke_sessions:
         steps.append(PlannedAction(action=Action.REVOKE_SESSIONS, oauth_tokens=rules.revoke_oauth_tokens))
@@ -49,8 +51,9 @@ def _actions(finding: Finding, policy: Policy) -> tuple[PlannedAction, ...]:
     if rules.factors == "reset_all" and not suspended:
         steps.append(PlannedAction(action=Action.RESET_FACTORS))
     elif rules.factors != "none":
-        for factor in sorted(finding.factor_findings, key=lambda f: f.factor_id):
-            steps.append(PlannedAction(action=Action.UNENROLL_FACTOR, factor_id=factor.factor_id))
+        # One factor can carry several problems (unknown key and enrolled since the cutoff): unenrol it once.
+        for factor_id in sorted({f.factor_id for f in finding.factor_findings}):
+            steps.append(PlannedAction(action=Action.UNENROLL_FACTOR, factor_id=factor_id))
     if suspended and rules.factors == "reset_all":
         steps.append(PlannedAction(action=Action.RESET_FACTORS_AT_RELEASE))
     if suspended and rules.reset_password:

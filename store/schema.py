@@ -199,6 +199,9 @@ outbox = Table(
     Column("slack_channel", String(64)),
     Column("slack_ts", String(64)),
     Column("last_error", Text),
+    # When a drainer claimed the row (revision 0004): "sending" with a fresh claim is in flight; with none or a
+    # stale one it is in doubt, and Slack's history is checked for it before it is posted again.
+    Column("claimed_at", String(32)),
     UniqueConstraint("incident_id", "recipient", "kind", name="uq_outbox_incident_recipient_kind"),
     Index("ix_outbox_state", "state"),
 )
