@@ -97,6 +97,11 @@ def demo(
         os.environ.update(env)
 
         console.rule("1. Ingest: Okta System Log and Google Workspace Reports into the evidence store")
+        pages = org.system_log.count() // 1000 + 1
+        console.print(
+            f"Okta serves /api/v1/logs at 120 requests a minute, 1,000 events each: {pages} pages, so about "
+            f"{max(pages - 120, 0) / 2:.0f} s of waiting for the rate limit is the physical floor here."
+        )
         from cli.main import _summary_table
         from flows.ingest import ingest, summary_markdown
 
@@ -106,6 +111,28 @@ def demo(
 
         console.rule("2. Evidence: recompute every hash chain and check the anchors")
         evidence_verify(config=None)
+
+        from cli.holds_cmd import holds, show_it_channel, verify
+        from cli.respond_cmd import respond
+
+        alert_account = truth.seed_accounts[0]
+        cutoff = truth.cutoff
+        console.rule(f"3. Plan (dry run): credential changes since {cutoff}, alert names {alert_account}")
+        respond(since=cutoff, seed=[alert_account], execute=False, confirm_count=None, resume=None, config=None)
+
+        console.rule("4. Execute: the seed first, then everyone in the plan; people notified on Slack")
+        respond(since=cutoff, seed=[alert_account], execute=True, confirm_count=None, resume=None, config=None)
+
+        console.rule("5. Holds: each account stays suspended until IT verifies the person")
+        holds(incident=None, config=None)
+
+        verifier = truth.verifiers[0]
+        console.rule(f"6. IT verifies {alert_account} on a video call ({verifier}) and releases the account")
+        verify(account=alert_account, by=verifier, method="video-call", ticket="IT-4711", note="demo", config=None)
+        holds(incident=None, config=None)
+
+        console.rule("7. The IT channel")
+        show_it_channel(None)
 
     console.print(
         f"\ndemo files kept in {folder} (ground truth: {folder / 'org' / 'ground-truth.json'}, "
