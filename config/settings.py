@@ -85,6 +85,9 @@ class OktaSettings(_Section):
     retries: int = Field(default=5, ge=0, le=10)
     # Okta's org-wide concurrency limit is 75 (Workforce); stay below it so other integrations keep working.
     max_concurrency: int = Field(default=50, ge=1, le=75)
+    # Scale-out: every call also takes a slot of its bucket's Prefect global concurrency limit (okta-<bucket>,
+    # slot decay; `holdfast rate-limits` creates them), so several workers share one per-minute budget.
+    shared_rate_limits: bool = False
 
     @model_validator(mode="after")
     def _one_auth_method(self) -> OktaSettings:
@@ -275,7 +278,9 @@ def _refuse_unknown_env(env: Mapping[str, str]) -> None:
     known = _known_env_names(Settings, ENV_PREFIX) | {CONFIG_FILE_ENV}
     for name in sorted(env):
         if name.upper().startswith(ENV_PREFIX) and name.upper() not in known:
-            raise ConfigError(f"settings: {name} is not a known setting: check the spelling (see README 'Configuration')")
+            raise ConfigError(
+                f"settings: {name} is not a known setting: check the spelling (see README 'Configuration')"
+            )
 
 
 class _MappingEnvSource(EnvSettingsSource):

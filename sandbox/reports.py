@@ -83,8 +83,7 @@ class ReportsStore:
     def _insert(self, rows: list[tuple[str, str, str | None, str, str]]) -> int:
         with self._lock, self._db:
             self._db.executemany(
-                "INSERT INTO activities (application, time, actor_email, event_names, body)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO activities (application, time, actor_email, event_names, body) VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
         return len(rows)
@@ -119,7 +118,8 @@ class ReportsStore:
             where.append("(time, seq) < (?, ?)")
             args.extend(before)
         sql = (
-            "SELECT seq, time, body FROM activities WHERE " + " AND ".join(where)
+            "SELECT seq, time, body FROM activities WHERE "
+            + " AND ".join(where)
             + " ORDER BY time DESC, seq DESC LIMIT ?"
         )
         args.append(limit)
@@ -131,9 +131,7 @@ class ReportsStore:
             if application is None:
                 return int(self._db.execute("SELECT count(*) FROM activities").fetchone()[0])
             return int(
-                self._db.execute(
-                    "SELECT count(*) FROM activities WHERE application = ?", (application,)
-                ).fetchone()[0]
+                self._db.execute("SELECT count(*) FROM activities WHERE application = ?", (application,)).fetchone()[0]
             )
 
     def close(self) -> None:
