@@ -33,7 +33,11 @@ class FactorFinding(_Frozen):
     factor_id: str
     factor_type: str
     credential_id: str | None = None
-    problem: str  # "unknown_hardware_key" (not in the approved registry), "enrolled_since_cutoff"
+    # "unknown_hardware_key" (not in the approved registry), "enrolled_since_cutoff" (created at or after the
+    # cutoff), "updated_since_cutoff" (older factor changed at or after the cutoff, e.g. a new phone number)
+    problem: str
+    created: str | None = None  # the factor's `created` / `lastUpdated` as Okta reports them
+    last_updated: str | None = None
 
 
 class AccessPicture(_Frozen):
@@ -62,6 +66,7 @@ class Finding(_Frozen):
     factor_findings: tuple[FactorFinding, ...] = ()
     evidence: tuple[str, ...] = ()  # event uuids, sorted
     failed_attempts: int = 0  # watched events whose outcome was not SUCCESS
+    failed_evidence: tuple[str, ...] = ()  # uuids of those failed attempts (a subset of evidence), sorted
     seed: bool = False
     access: AccessPicture = Field(default_factory=AccessPicture)
 
