@@ -157,4 +157,4 @@ def main() -> None:
 
 
 # Subcommand groups that live in their own modules register themselves on import.
-from cli import audit_cmd, demo, holds_cmd, respond_cmd, sandbox_cmd  # noqa: E402,F401
+from cli import audit_cmd, demo, holds_cmd, ops_cmd, respond_cmd, sandbox_cmd  # noqa: E402,F401

@@ -68,6 +68,9 @@ class RateLimits:
     api_other: Bucket = Bucket(1200)
     concurrency: int = 75
     enabled: bool = True
+    # 429s answered since these limits were installed, per bucket ("concurrency" for the in-flight cap): what a
+    # test reads to check that holdfast stayed within a budget (Okta shows the same in its rate-limit dashboard).
+    rejections: dict[str, int] = field(default_factory=dict)
 
     def bucket(self, name: str) -> Bucket:
         value = getattr(self, name)
@@ -130,6 +133,7 @@ class Limiter:
             window.used += 1
             return Decision(True, bucket.limit, max(0, bucket.limit - window.used), reset)
         if window.used >= bucket.limit:
+            self.limits.rejections[bucket_name] = self.limits.rejections.get(bucket_name, 0) + 1
             first = self._violated.get(bucket_name) != index
             self._violated[bucket_name] = index
             return Decision(False, bucket.limit, 0, reset, first_violation=first)
@@ -139,6 +143,7 @@ class Limiter:
     def enter(self) -> bool:
         """Count a request in flight; False when the org's concurrency limit is already reached."""
         if self.limits.enabled and self.in_flight >= self.limits.concurrency:
+            self.limits.rejections["concurrency"] = self.limits.rejections.get("concurrency", 0) + 1
             return False
         self.in_flight += 1
         return True

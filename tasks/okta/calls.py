@@ -4,6 +4,10 @@ The SDK hands back tuples whose shape depends on the outcome (FACTS.md); `send` 
 `OktaResponse` or raises `ProviderError`. Retries are decided by error type only: 429 waits for the
 bucket's X-Rate-Limit-Reset; 5xx, timeouts and dropped connections back off exponentially; 4xx other than
 429 is never retried (the caller records Okta's error).
+
+Scale-out: with `okta.shared_rate_limits` on, every attempt first takes a slot of its bucket's Prefect global
+concurrency limit with slot decay (`okta-<bucket>`, see flows/deployments.py), so workers on several machines
+share one per-minute budget through the orchestrator. The per-process limiter still runs behind it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import json
 import random
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,10 +26,45 @@ from okta.client import Client
 from okta.errors.http_error import HTTPError
 from okta.errors.okta_api_error import OktaAPIError
 
-from config.errors import ProviderError
+from config.errors import ConfigError, ProviderError
 from tasks.okta.ratelimit import RateLimiter
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+SHARED_LIMIT_PREFIX = "okta-"
+# Clients whose calls take a shared slot first (set at the edge by tasks/okta/clients.py from the settings).
+_SHARED_BUDGET: weakref.WeakKeyDictionary[Client, bool] = weakref.WeakKeyDictionary()
+
+
+def shared_limit_name(bucket: str) -> str:
+    """The Prefect global concurrency limit that holds `bucket`'s budget for every worker."""
+    return SHARED_LIMIT_PREFIX + bucket
+
+
+def share_budget(client: Client, enabled: bool) -> None:
+    """Make every call through `client` take a slot of its bucket's shared limit first (scale-out)."""
+    _SHARED_BUDGET[client] = enabled
+
+
+async def _take_shared_slot(bucket: str) -> None:
+    """One slot of `okta-<bucket>`; waits while the workers together have spent the bucket's budget.
+
+    https://docs.prefect.io/v3/how-to-guides/workflows/global-concurrency-limits (rate limits, slot decay).
+    A missing limit fails loudly (strict): running unshared while believing it shared would overrun Okta.
+    """
+    from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
+    from prefect.concurrency.asyncio import rate_limit
+
+    name = shared_limit_name(bucket)
+    try:
+        await rate_limit(name, occupy=1, strict=True)
+    except ConcurrencySlotAcquisitionError as err:
+        if err.__cause__ is None:  # Prefect answered: no such limit
+            raise ConfigError(
+                f"okta.shared_rate_limits is on but Prefect has no global concurrency limit {name!r}: run "
+                "`holdfast rate-limits` against this Prefect API, or turn the setting off"
+            ) from None
+        # The API failed after the Prefect client's own retries: no slot, so no call to Okta either.
+        raise ProviderError("prefect", f"no slot of {name!r} ({err.__cause__})", retryable=True) from None
 
 
 @dataclass(frozen=True)
@@ -98,8 +138,11 @@ async def send(
     """One Okta call through the SDK's request executor (its auth, TLS and user agent), with retries."""
     policy = policy or RetryPolicy()
     executor = client.get_request_executor()
+    shared = _SHARED_BUDGET.get(client, False)
     last: ProviderError | None = None
     for attempt in range(policy.attempts):
+        if shared:
+            await _take_shared_slot(bucket)  # every attempt counts at Okta, so every attempt takes a slot
         await limiter.acquire(bucket)
         headers: Mapping[str, str] | None = None
         try:

@@ -19,6 +19,7 @@ from okta.client import Client
 from okta.http_client import HTTPClient
 
 from config.settings import OktaSettings
+from tasks.okta.calls import share_budget
 
 OKTA_LOGGER = "okta-sdk-python"
 _SECRET_PATTERNS = (
@@ -116,6 +117,7 @@ async def okta_client(settings: OktaSettings) -> AsyncIterator[Client]:
     """An SDK client for the duration of a flow; closes its connection pool on exit."""
     _quiet_sdk_logger()
     client = Client(client_config(settings))
+    share_budget(client, settings.shared_rate_limits)
     try:
         yield client
     finally:
