@@ -11,12 +11,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from okta.client import Client
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
 from sqlalchemy import Engine
 
 from config.errors import InputError, ProviderError
@@ -26,6 +27,7 @@ from playbook.when import okta_time, parse_when
 from store.anchors import Anchor, write_anchor
 from store.db import make_engine, migrate, transaction
 from store.evidence import EvidenceRecord, append, chain_head, google_record, okta_record
+from store.evidence import sources as evidence_sources
 from store.ingest_state import RunCounts, finish_run, get_cursor, save_cursor, start_run
 from tasks.google.clients import reports_service
 from tasks.google.reports import APPLICATIONS, list_activities
@@ -33,6 +35,8 @@ from tasks.okta.calls import RetryPolicy
 from tasks.okta.clients import okta_client
 from tasks.okta.logs import LogPage, fetch_log_page, first_page_path
 from tasks.okta.ratelimit import RateLimiter
+from tasks.slack.clients import slack_client
+from tasks.slack.messages import post_anchor
 
 OKTA_SOURCE = "okta"
 DEFAULT_BACKFILL = timedelta(days=90)  # Okta keeps System Log for 90 days
@@ -125,7 +129,12 @@ async def ingest_okta(
                 if page.empty:
                     break  # polling: an empty page means caught up; its next link is the same cursor
                 summary.counts.fetched += len(page.events)
-                summary.head_seq = store_okta_page(engine, anchor_file, page, path, summary.counts, okta_time(clock()))
+                # quote(): Prefect would otherwise walk every parsed event of the page (~1.5 s a page);
+                # the task still receives the page itself.
+                quoted = cast(LogPage, quote(page))
+                summary.head_seq = store_okta_page(
+                    engine, anchor_file, quoted, path, summary.counts, okta_time(clock())
+                )
                 bar.advance(OKTA_SOURCE, len(page.events), f"Okta System Log: {summary.counts.fetched:,} events")
                 if page.next_path is None:
                     break  # a bounded request ended (not expected while polling)
@@ -218,14 +227,55 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines + (["", *errors] if errors else []))
 
 
+@task(name="slack-anchor", cache_policy=NO_CACHE)
+def anchor_in_slack(settings: Settings, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> dict[str, Any]:
+    """Post every source's chain head to the IT channel: a copy outside the database and outside this host.
+
+    A Slack failure is reported in the summary, never fatal: the events are stored and anchored on file.
+    """
+    slack = settings.require_slack()
+    engine = make_engine(settings.store.url)
+    try:
+        with transaction(engine) as conn:
+            heads = {source: chain_head(conn, source) for source in evidence_sources(conn)}
+    finally:
+        engine.dispose()
+    result: dict[str, Any] = {"channel": slack.it_channel, "heads": {s: seq for s, (seq, _) in heads.items()}}
+    try:
+        result.update(ts=post_anchor(slack_client(slack), slack.it_channel, heads, at=okta_time(clock())), error=None)
+    except ProviderError as err:
+        result.update(ts=None, error=str(err))
+    return result
+
+
+def _anchor_markdown(summary: dict[str, Any]) -> str:
+    anchor = summary.get("slack_anchor")
+    if anchor is None:
+        return ""
+    if anchor["error"]:
+        return f"\n\nChain heads NOT posted to Slack {anchor['channel']}: {anchor['error']}"
+    return f"\n\nChain heads posted to Slack {anchor['channel']} (message {anchor['ts']})."
+
+
 @flow(name="ingest")
-async def ingest(since: str | None = None, config_file: str | None = None) -> dict[str, Any]:
-    """Deployment entry point: settings from the worker's environment (or `config_file`)."""
+async def ingest(
+    since: str | None = None, config_file: str | None = None, post_anchor_to_slack: bool = False
+) -> dict[str, Any]:
+    """Deployment entry point: settings from the worker's environment (or `config_file`).
+
+    `post_anchor_to_slack`: also post the chain heads to the IT channel (the hourly deployment sets it).
+    """
     settings = load_settings(Path(config_file) if config_file else None)
+    if post_anchor_to_slack:
+        settings.require_slack()  # misconfigured: fail before fetching anything
     try:
         start = parse_when(since, datetime.now(UTC)) if since else None
     except ValueError as err:
         raise InputError(f"since: {err}") from None
     summary = (await run_ingest(settings, since=start)).as_dict()
-    await create_markdown_artifact(markdown=summary_markdown(summary), key="holdfast-ingest")  # type: ignore[misc]
+    if post_anchor_to_slack:
+        summary["slack_anchor"] = anchor_in_slack(settings)
+    await create_markdown_artifact(  # type: ignore[misc]
+        markdown=summary_markdown(summary) + _anchor_markdown(summary), key="holdfast-ingest"
+    )
     return summary

@@ -15,20 +15,26 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
 
 from store.db import is_sqlite
-from store.schema import evidence_events
+from store.schema import evidence_accounts, evidence_events
 
 GENESIS = "0" * 64
 # Compact, non-ASCII kept as is: the stored raw text is the event as received, re-serialised losslessly.
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 OVERSIZE_BYTES = 64 * 1024
 # Okta event types are dotted lowercase words (https://developer.okta.com/docs/reference/api/event-types/).
-_EVENT_TYPE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
-_PUBLISHED = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+# ASCII and fullmatch: `\d` would take any Unicode digit and `$` a trailing newline.
+_EVENT_TYPE = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)+", re.ASCII)
+_PUBLISHED = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z", re.ASCII)
+# Column widths of evidence_events (PostgreSQL refuses longer values; raw always keeps the whole event).
+_WIDTH = {"uuid": 128, "event_type": 128, "actor_id": 128, "actor_alternate_id": 320, "actor_type": 64,
+          "outcome": 32, "client_ip": 64, "country": 128, "city": 128, "transaction_id": 128}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -61,11 +67,87 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _obj(parent: dict[str, Any], key: str, flags: list[str]) -> dict[str, Any]:
+    """parent[key] as an object; absent or null is fine (Okta sends null), anything else is flagged."""
+    value = parent.get(key)
+    if isinstance(value, dict):
+        return value
+    if value is not None:
+        flags.append("malformed")
+    return {}
+
+
+def _str(parent: dict[str, Any], key: str, flags: list[str]) -> str | None:
+    value = parent.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    flags.append("malformed")
+    return None
+
+
+_UNLIMITED = ("target_ids", "target_logins", "user_agent")
+_ALL_COLUMNS = attrgetter(*_WIDTH, *_UNLIMITED)
+
+
+def _fits(r: EvidenceRecord) -> bool:
+    """Every column within its width (spelt out: this runs for every event ingested)."""
+    return (
+        len(r.uuid) <= 128
+        and len(r.event_type) <= 128
+        and len(r.actor_id or "") <= 128
+        and len(r.actor_alternate_id or "") <= 320
+        and len(r.actor_type or "") <= 64
+        and len(r.outcome or "") <= 32
+        and len(r.client_ip or "") <= 64
+        and len(r.country or "") <= 128
+        and len(r.city or "") <= 128
+        and len(r.transaction_id or "") <= 128
+    )
+
+
+def _column(record: EvidenceRecord) -> EvidenceRecord:
+    """A record whose columns fit the table: no NUL (PostgreSQL refuses it), no lone surrogate (not UTF-8),
+    nothing wider than its column. Any change is flagged `malformed`; raw is never touched."""
+    texts = "".join(filter(None, _ALL_COLUMNS(record)))
+    if texts.isascii() and "\x00" not in texts and _fits(record):
+        return record
+    changes: dict[str, Any] = {}
+    for name in (*_WIDTH, *_UNLIMITED):
+        value = getattr(record, name)
+        if value is None:
+            continue
+        clean = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")[: _WIDTH.get(name, 1 << 20)]
+        if clean != value:
+            changes[name] = clean
+    if not changes:
+        return record
+    changes["flags"] = tuple(sorted({*record.flags, "malformed"}))
+    return EvidenceRecord(**{**record.__dict__, **changes})
+
+
+def _encode(value: Any) -> str:
+    """`value` re-serialised; ASCII escapes if it holds a lone surrogate (valid JSON, but not UTF-8)."""
+    text = _ENCODE(value)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        text = json.dumps(value, separators=(",", ":"))
+    return text
+
+
 def _normalise_published(value: Any) -> str | None:
     """Okta's `published` as fixed-width 'YYYY-MM-DDTHH:MM:SS.mmmZ' (sortable as text), or None."""
-    if not isinstance(value, str) or not _PUBLISHED.match(value):
+    if not isinstance(value, str) or not _PUBLISHED.fullmatch(value):
         return None
     head, _, frac = value[:-1].partition(".")
+    try:
+        datetime.fromisoformat(head)  # a real date and time, not 2026-13-45T25:61:61
+    except ValueError:
+        return None
     return f"{head}.{(frac + '000')[:3]}Z"
 
 
@@ -102,16 +184,17 @@ def split_json_array(text: str) -> list[tuple[str, Any]] | None:
                 pos += 1
             elif not text.startswith("]", pos):
                 return None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
         return None
 
 
 def okta_record(event: Any, *, ingested_at: str, raw: str | None = None) -> EvidenceRecord:
     """Columns from an Okta LogEvent. `raw` is its text as received (re-serialised from `event` if absent).
 
-    Never raises: what is missing or mistyped is flagged.
+    Never raises: what is missing or mistyped is flagged (null is how Okta sends an absent object or value,
+    https://developer.okta.com/docs/reference/api/system-log/#logevent-object).
     """
-    raw = raw if raw is not None else _ENCODE(event)
+    raw = raw if raw is not None else _encode(event)
     flags: list[str] = []
     body = _dict(event)
     if not body:
@@ -128,75 +211,89 @@ def okta_record(event: Any, *, ingested_at: str, raw: str | None = None) -> Evid
     if event_type is None:
         event_type = "unknown"
         flags.append("malformed")
-    elif not _EVENT_TYPE.match(event_type):
+    elif not _EVENT_TYPE.fullmatch(event_type):
         flags.append("unknown_event_type")
-    actor = _dict(body.get("actor"))
-    client = _dict(body.get("client"))
-    geo = _dict(client.get("geographicalContext"))
-    user_agent = _dict(client.get("userAgent"))
+    actor = _obj(body, "actor", flags)
+    client = _obj(body, "client", flags)
+    geo = _obj(client, "geographicalContext", flags)
+    user_agent = _obj(client, "userAgent", flags)
     targets_raw = body.get("target")
-    targets = [t for t in targets_raw if isinstance(t, dict)] if isinstance(targets_raw, list) else []
+    targets = _list(targets_raw)
     if targets_raw is not None and not isinstance(targets_raw, list):
         flags.append("malformed")
-    users = [t for t in targets if t.get("type") == "User"]
-    if len(raw.encode()) > OVERSIZE_BYTES:
+    if any(not isinstance(t, dict) for t in targets):
+        flags.append("malformed")
+    users = [t for t in targets if isinstance(t, dict) and t.get("type") == "User"]
+    target_ids = [t.get("id") for t in users]
+    target_logins = [t.get("alternateId") for t in users]
+    if not all(isinstance(v, str) for v in (*target_ids, *target_logins)):
+        flags.append("malformed")
+    if len(raw.encode("utf-8", "surrogatepass")) > OVERSIZE_BYTES:
         flags.append("oversize")
-    return EvidenceRecord(
+    record = EvidenceRecord(
         uuid=uuid,
         published=published,
-        event_type=event_type[:128],
-        actor_id=_text(actor.get("id")),
-        actor_alternate_id=_text(actor.get("alternateId")),
-        actor_type=_text(actor.get("type")),
-        target_ids=" ".join(str(t.get("id")) for t in users if isinstance(t.get("id"), str)),
-        target_logins=" ".join(
-            str(t.get("alternateId")).lower() for t in users if isinstance(t.get("alternateId"), str)
-        ),
-        outcome=_text(_dict(body.get("outcome")).get("result")),
-        client_ip=_text(client.get("ipAddress")),
-        country=_text(geo.get("country")),
-        city=_text(geo.get("city")),
-        user_agent=_text(user_agent.get("rawUserAgent")),
-        transaction_id=_text(_dict(body.get("transaction")).get("id")),
+        event_type=event_type,
+        actor_id=_str(actor, "id", flags),
+        actor_alternate_id=_str(actor, "alternateId", flags),
+        actor_type=_str(actor, "type", flags),
+        target_ids=" ".join(v for v in target_ids if isinstance(v, str)),
+        target_logins=" ".join(v.lower() for v in target_logins if isinstance(v, str)),
+        outcome=_str(_obj(body, "outcome", flags), "result", flags),
+        client_ip=_str(client, "ipAddress", flags),
+        country=_str(geo, "country", flags),
+        city=_str(geo, "city", flags),
+        user_agent=_str(user_agent, "rawUserAgent", flags),
+        transaction_id=_str(_obj(body, "transaction", flags), "id", flags),
         raw=raw,
         flags=tuple(sorted(set(flags))),
     )
+    return _column(record)
 
 
 def google_record(activity: Any, *, ingested_at: str, raw: str | None = None) -> EvidenceRecord:
-    """Columns from a Google Reports activity. The first event's name is the event type."""
-    raw = raw if raw is not None else _ENCODE(activity)
+    """Columns from a Google Reports activity. The first event's name is the event type.
+
+    Never raises: what is missing or mistyped is flagged
+    (https://developers.google.com/admin-sdk/reports/reference/rest/v1/activities).
+    """
+    raw = raw if raw is not None else _encode(activity)
     flags: list[str] = []
     body = _dict(activity)
-    ident = _dict(body.get("id"))
-    actor = _dict(body.get("actor"))
-    events = [e for e in body.get("events") or [] if isinstance(e, dict)]
+    if not body:
+        flags.append("malformed")
+    ident = _obj(body, "id", flags)
+    actor = _obj(body, "actor", flags)
+    events_raw = body.get("events")
+    events = [e for e in _list(events_raw) if isinstance(e, dict)]
+    if events_raw is not None and (not isinstance(events_raw, list) or len(events) != len(events_raw)):
+        flags.append("malformed")
     published = _normalise_published(ident.get("time"))
     if published is None:
         published = ingested_at
         flags.append("malformed")
     qualifier = ident.get("uniqueQualifier")
-    if qualifier is None:
+    if not isinstance(qualifier, (str, int)) or isinstance(qualifier, bool):
         flags.append("malformed")
     uuid = f"{ident.get('time')}/{qualifier}" if qualifier is not None else _fallback_uuid(raw)
     names = [e.get("name") for e in events if isinstance(e.get("name"), str)]
-    if not names:
+    if not names or len(names) != len(events):
         flags.append("malformed")
-    email = _text(actor.get("email"))
+    email = _str(actor, "email", flags)
     recipients = _gmail_recipients(events)
-    if len(raw.encode()) > OVERSIZE_BYTES:
+    if len(raw.encode("utf-8", "surrogatepass")) > OVERSIZE_BYTES:
         flags.append("oversize")
-    return EvidenceRecord(
+    record = EvidenceRecord(
         uuid=uuid,
         published=published,
         event_type=str(names[0]) if names else "unknown",
-        actor_id=_text(actor.get("profileId")),
+        actor_id=_str(actor, "profileId", flags),
         actor_alternate_id=email.lower() if email else None,
-        actor_type=_text(actor.get("callerType")),
+        actor_type=_str(actor, "callerType", flags),
         target_ids="",
         target_logins=" ".join(recipients or ([email.lower()] if email else [])),
         outcome=None,
-        client_ip=_text(body.get("ipAddress")),
+        client_ip=_str(body, "ipAddress", flags),
         country=None,
         city=None,
         user_agent=None,
@@ -204,18 +301,19 @@ def google_record(activity: Any, *, ingested_at: str, raw: str | None = None) ->
         raw=raw,
         flags=tuple(sorted(set(flags))),
     )
+    return _column(record)
 
 
 def _gmail_recipients(events: list[dict[str, Any]]) -> list[str]:
     """Destination addresses of a Gmail delivery event (message_info.destination.address)."""
     found: list[str] = []
     for event in events:
-        for param in event.get("parameters") or []:
+        for param in _list(event.get("parameters")):
             if not isinstance(param, dict) or param.get("name") != "message_info":
                 continue
-            for sub in _dict(param.get("messageValue")).get("parameter") or []:
+            for sub in _list(_dict(param.get("messageValue")).get("parameter")):
                 if isinstance(sub, dict) and sub.get("name") == "destination":
-                    for leaf in _dict(sub.get("messageValue")).get("parameter") or []:
+                    for leaf in _list(_dict(sub.get("messageValue")).get("parameter")):
                         if isinstance(leaf, dict) and leaf.get("name") == "address":
                             value = leaf.get("value")
                             if isinstance(value, str):
@@ -290,6 +388,7 @@ def append(conn: Connection, source: str, records: Iterable[EvidenceRecord], *, 
     seen = _existing_raw(conn, source, sorted({r.uuid for r in batch}))
     seq, head = chain_head(conn, source)
     rows: list[tuple[object, ...]] = []
+    accounts: list[tuple[str, str, str, int]] = []
     duplicates = flagged = 0
     for record in batch:
         known = seen.setdefault(record.uuid, set())
@@ -303,10 +402,41 @@ def append(conn: Connection, source: str, records: Iterable[EvidenceRecord], *, 
         prev, head = head, record_hash(head, source, seq, ingested_at, record)
         flagged += bool(record.flags)
         rows.append(_row(source, seq, ingested_at, record, prev, head))
+        accounts.extend((account, record.published, source, seq) for account in account_keys(record))
     if rows:
         # Driver-level executemany: SQLAlchemy's per-row parameter processing costs more than the insert.
         conn.exec_driver_sql(_insert_sql(conn), rows)
+    if accounts:
+        conn.exec_driver_sql(_insert_accounts_sql(conn), accounts)
     return AppendResult(len(rows), duplicates, flagged, seq, head)
+
+
+_ACCOUNT_WIDTH = 320
+
+
+def account_keys(record: EvidenceRecord) -> set[str]:
+    """The accounts a record is about (evidence_accounts.account): actor and User targets, ids as sent,
+    logins lower-cased."""
+    keys = {*record.target_ids.split(" "), *record.target_logins.split(" ")}
+    if record.actor_id:
+        keys.add(record.actor_id)
+    if record.actor_alternate_id:
+        keys.add(record.actor_alternate_id.lower())
+    keys.discard("")
+    if any(len(k) > _ACCOUNT_WIDTH for k in keys):
+        keys = {k[:_ACCOUNT_WIDTH] for k in keys}
+    return keys
+
+
+def _insert_accounts_sql(conn: Connection) -> str:
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    columns = "account, published, source, seq"
+    # DO NOTHING: rows left behind by evidence deleted outside the retention job must not stop ingestion
+    # (verify reports the deletion; queries re-check each record's accounts).
+    return (
+        f"INSERT INTO {evidence_accounts.name} ({columns}) VALUES ({', '.join([marker] * 4)}) "  # noqa: S608
+        "ON CONFLICT DO NOTHING"
+    )
 
 
 _COLUMNS = ("source", "seq", "ingested_at", "prev_hash", "hash", *_FIELDS)
@@ -380,6 +510,7 @@ __all__ = [
     "GENESIS",
     "AppendResult",
     "EvidenceRecord",
+    "account_keys",
     "append",
     "chain_head",
     "count",

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from google.auth.exceptions import GoogleAuthError
 from googleapiclient.errors import HttpError
 
 from config.errors import ProviderError
@@ -62,6 +63,11 @@ def list_activities(
                 raise _provider_error(err) from None
             except (OSError, TimeoutError) as err:
                 raise ProviderError("google", f"connection failed ({type(err).__name__})", retryable=True) from None
+            except GoogleAuthError as err:  # the service account's token request failed (token endpoint down, refused)
+                retryable = bool(getattr(err, "retryable", False))
+                raise ProviderError(
+                    "google", f"token request failed ({type(err).__name__})", retryable=retryable
+                ) from None
             found.extend(response.get("items", []))
             request = activities.list_next(request, response)
     # Google pages newest first; the store appends oldest first.

@@ -49,7 +49,9 @@ def test_a_bad_since_is_refused_before_anything_runs(monkeypatch: pytest.MonkeyP
     assert "--since: 'last tuesday' is not a time" in result.output
 
 
-def test_evidence_verify_on_an_empty_store_says_to_ingest_first(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_evidence_verify_on_an_empty_store_says_to_ingest_first(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("HOLDFAST_STORE__URL", f"sqlite:///{tmp_path / 'h.sqlite'}")
     result = runner.invoke(app, ["evidence", "verify"])
     assert result.exit_code == 0, result.output
@@ -58,7 +60,19 @@ def test_evidence_verify_on_an_empty_store_says_to_ingest_first(monkeypatch: pyt
 
 def test_sandbox_serve_prints_settings_that_reach_a_live_https_okta(tmp_path: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "cli", "sandbox", "serve", "--people", "200", "--days", "60", "--workdir", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "sandbox",
+            "serve",
+            "--people",
+            "200",
+            "--days",
+            "60",
+            "--workdir",
+            str(tmp_path),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -7,6 +7,11 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
+from googleapiclient.errors import HttpError
+
+from sandbox.knobs import Knobs
+from sandbox.org import GOOGLE_DIRECTORY_USER_READONLY_SCOPE, Org, iso
+from sandbox.server import SandboxServer
 from tests.sandbox.google_slack_helpers import (
     add_person,
     admin_email,
@@ -16,11 +21,6 @@ from tests.sandbox.google_slack_helpers import (
     raw_get,
     reports_service,
 )
-from googleapiclient.errors import HttpError
-
-from sandbox.knobs import Knobs
-from sandbox.org import GOOGLE_DIRECTORY_USER_READONLY_SCOPE, Org, iso
-from sandbox.server import SandboxServer
 
 LIST_PATH = "/admin/reports/v1/activity/users/{user}/applications/{app}"
 

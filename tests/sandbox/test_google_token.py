@@ -11,10 +11,10 @@ import httplib2
 import jwt
 import pytest
 from google.auth.exceptions import RefreshError
-from tests.sandbox.google_slack_helpers import add_person, admin_email, authorized_http, credentials
 
 from sandbox.org import GOOGLE_DIRECTORY_USER_READONLY_SCOPE, GOOGLE_REPORTS_AUDIT_SCOPE, Org
 from sandbox.server import GOOGLE_SERVICE_ACCOUNT, SandboxServer, _rsa_key_pair
+from tests.sandbox.google_slack_helpers import add_person, admin_email, authorized_http, credentials
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.sandbox.google_slack_helpers import add_slack_person, slack_client
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.models.blocks import DividerBlock, SectionBlock
@@ -13,6 +12,7 @@ from slack_sdk.models.blocks import DividerBlock, SectionBlock
 from sandbox.knobs import Knobs
 from sandbox.org import Org
 from sandbox.server import SLACK_IT_CHANNEL, SandboxServer
+from tests.sandbox.google_slack_helpers import add_slack_person, slack_client
 
 
 @pytest.fixture

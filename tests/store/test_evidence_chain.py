@@ -85,7 +85,9 @@ def test_same_uuid_with_different_content_is_kept_and_flagged(engine: Engine) ->
 def test_bad_events_are_stored_raw_and_flagged(engine: Engine, bad: object, flag: str) -> None:
     ingest(engine, [bad, event(100)])
     with transaction(engine) as conn:
-        rows = conn.execute(select(evidence_events.c.raw, evidence_events.c.flags).order_by(evidence_events.c.seq)).all()
+        rows = conn.execute(
+            select(evidence_events.c.raw, evidence_events.c.flags).order_by(evidence_events.c.seq)
+        ).all()
     assert json.loads(rows[0].raw) == bad
     assert flag in rows[0].flags.split(",")
     assert rows[1].flags == ""
