@@ -118,10 +118,19 @@ def demo(
         alert_account = truth.seed_accounts[0]
         cutoff = truth.cutoff
         console.rule(f"3. Plan (dry run): credential changes since {cutoff}, alert names {alert_account}")
-        respond(since=cutoff, seed=[alert_account], execute=False, confirm_count=None, resume=None, config=None)
+        dry_run = respond(
+            since=cutoff, seed=[alert_account], execute=False, confirm_count=None, resume=None, config=None
+        )
+        plan = dry_run["plan"]
+        count = len(plan["accounts"])
+        if plan["over_cap"]:
+            console.print(
+                f"{count} accounts exceed the blast-radius cap of {plan['cap']} (10% of active users in this small "
+                f"org): the responder reviews the plan and confirms the exact count (--confirm-count {count})."
+            )
 
         console.rule("4. Execute: the seed first, then everyone in the plan; people notified on Slack")
-        respond(since=cutoff, seed=[alert_account], execute=True, confirm_count=None, resume=None, config=None)
+        respond(since=cutoff, seed=[alert_account], execute=True, confirm_count=count, resume=None, config=None)
 
         console.rule("5. Holds: each account stays suspended until IT verifies the person")
         holds(incident=None, config=None)

@@ -77,7 +77,7 @@ def respond(
     ] = None,
     resume: Annotated[str | None, typer.Option(help="Finish an incident's containment (retries what failed).")] = None,
     config: ConfigOption = None,
-) -> None:
+) -> dict[str, Any]:
     """Run the playbook: audit since the cutoff, plan, and contain with --execute."""
     if since is None and resume is None:
         raise InputError("--since is required (or --resume INCIDENT)")
@@ -119,3 +119,4 @@ def respond(
             f"dry run: nothing changed. Execute with `holdfast respond --resume {result['incident_id']}` "
             f"or rerun with --execute."
         )
+    return result  # typer ignores it; the demo reads the plan from it
