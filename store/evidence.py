@@ -152,7 +152,18 @@ def _normalise_published(value: Any) -> str | None:
 
 
 def _fallback_uuid(raw: str) -> str:
-    return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
+    return "sha256:" + hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _storable_raw(raw: str, flags: list[str]) -> str:
+    """Text decoded from the wire is always valid UTF-8; text handed in by a caller may hold a lone surrogate,
+    which no database column can store. Keep it as its escape and flag it, rather than lose the record."""
+    try:
+        raw.encode()
+    except UnicodeEncodeError:
+        flags.append("invalid_unicode")
+        return raw.encode("utf-8", "backslashreplace").decode()
+    return raw
 
 
 _DECODER = json.JSONDecoder()
@@ -194,8 +205,8 @@ def okta_record(event: Any, *, ingested_at: str, raw: str | None = None) -> Evid
     Never raises: what is missing or mistyped is flagged (null is how Okta sends an absent object or value,
     https://developer.okta.com/docs/reference/api/system-log/#logevent-object).
     """
-    raw = raw if raw is not None else _encode(event)
     flags: list[str] = []
+    raw = _storable_raw(raw if raw is not None else _encode(event), flags)
     body = _dict(event)
     if not body:
         flags.append("malformed")
@@ -257,8 +268,8 @@ def google_record(activity: Any, *, ingested_at: str, raw: str | None = None) ->
     Never raises: what is missing or mistyped is flagged
     (https://developers.google.com/admin-sdk/reports/reference/rest/v1/activities).
     """
-    raw = raw if raw is not None else _encode(activity)
     flags: list[str] = []
+    raw = _storable_raw(raw if raw is not None else _encode(activity), flags)
     body = _dict(activity)
     if not body:
         flags.append("malformed")
