@@ -6,6 +6,9 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksu
 
 .PHONY: install test lint demo bench lock clean
 
+# No telemetry from Prefect servers started by the tests, the demo or `holdfast serve`: loopback only.
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[dev]"

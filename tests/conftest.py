@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # loopback only, before Prefect is imported
 from collections.abc import Iterator
 from pathlib import Path
 
