@@ -64,9 +64,6 @@ DEFAULT_OKTA_SCOPES = (
     "okta.users.manage",
     "okta.groups.read",
     "okta.logs.read",
-    "okta.factors.read",
-    "okta.factors.manage",
-    "okta.sessions.manage",
 )
 
 
