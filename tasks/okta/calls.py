@@ -20,6 +20,7 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from okta.client import Client
@@ -91,6 +92,12 @@ class RetryPolicy:
     def backoff(self, attempt: int) -> float:
         delay: float = min(self.max_delay_s, self.base_delay_s * 2**attempt)
         return delay * (0.5 + random.random() / 2)
+
+
+def relative_path(url: str) -> str:
+    """Path and query of an absolute Link URL: the request executor prefixes the org URL itself."""
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def _links(response: aiohttp.ClientResponse) -> dict[str, str]:

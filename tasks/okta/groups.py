@@ -12,21 +12,16 @@ https://developer.okta.com/docs/reference/rl-global-mgmt/).
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 from okta.client import Client
 
 from config.errors import ProviderError
-from tasks.okta.calls import RetryPolicy, send
+from tasks.okta.calls import RetryPolicy, relative_path, send
 from tasks.okta.ratelimit import RateLimiter
 
 GROUPS_LIST_BUCKET = "groups_list"
 MEMBERS_PAGE = 1000
-
-
-def _relative(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 async def find_group(
@@ -63,5 +58,5 @@ async def list_group_members(
         page = [u for u in body if isinstance(u, dict)]
         members.extend(page)
         next_url = response.links.get("next")
-        path = _relative(next_url) if next_url and page else None
+        path = relative_path(next_url) if next_url and page else None
     return members

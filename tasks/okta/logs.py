@@ -12,14 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from okta.client import Client
 
 from playbook.when import okta_time
 from store.evidence import split_json_array
 from tasks.okta import buckets
-from tasks.okta.calls import RetryPolicy, send
+from tasks.okta.calls import RetryPolicy, relative_path, send
 from tasks.okta.ratelimit import RateLimiter
 
 LOGS_BUCKET = buckets.LOGS
@@ -44,16 +44,11 @@ def first_page_path(since: datetime, *, limit: int = MAX_PAGE) -> str:
     return f"/api/v1/logs?{query}"
 
 
-def _relative(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
 async def fetch_log_page(client: Client, limiter: RateLimiter, path: str, policy: RetryPolicy | None = None) -> LogPage:
     """GET one page. See https://developer.okta.com/docs/api/openapi/okta-management/management/tag/SystemLog/"""
     response = await send(client, "GET", path, bucket=LOGS_BUCKET, limiter=limiter, policy=policy)
     next_url = response.links.get("next")
-    next_path = _relative(next_url) if next_url else None
+    next_path = relative_path(next_url) if next_url else None
     events = split_json_array(response.body)
     if events is None:
         return LogPage([], next_path, response.request_id, unparseable=response.body)

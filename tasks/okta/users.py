@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 from okta.client import Client
 
 from config.errors import ProviderError
-from tasks.okta.calls import RetryPolicy, send
+from tasks.okta.calls import RetryPolicy, relative_path, send
 from tasks.okta.ratelimit import RateLimiter
 
 USERS_GET_BUCKET = "users_get"
@@ -31,11 +31,6 @@ MAX_PAGE = 200
 class UsersPage:
     users: list[dict[str, Any]]
     next_path: str | None
-
-
-def _relative(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 async def get_user(
@@ -72,7 +67,7 @@ async def list_users_page(
     if not isinstance(body, list):
         raise ProviderError("okta", "users: expected a JSON array", status=response.status)
     next_url = response.links.get("next")
-    return UsersPage([u for u in body if isinstance(u, dict)], _relative(next_url) if next_url else None)
+    return UsersPage([u for u in body if isinstance(u, dict)], relative_path(next_url) if next_url else None)
 
 
 async def search_users(
