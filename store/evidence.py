@@ -229,16 +229,21 @@ def okta_record(event: Any, *, ingested_at: str, raw: str | None = None) -> Evid
     geo = _obj(client, "geographicalContext", flags)
     user_agent = _obj(client, "userAgent", flags)
     targets_raw = body.get("target")
-    targets = _list(targets_raw)
     if targets_raw is not None and not isinstance(targets_raw, list):
         flags.append("malformed")
-    if any(not isinstance(t, dict) for t in targets):
-        flags.append("malformed")
-    users = [t for t in targets if isinstance(t, dict) and t.get("type") == "User"]
-    target_ids = [t.get("id") for t in users]
-    target_logins = [t.get("alternateId") for t in users]
-    if not all(isinstance(v, str) for v in (*target_ids, *target_logins)):
-        flags.append("malformed")
+    target_ids: list[str] = []
+    target_logins: list[str] = []
+    for target in _list(targets_raw):
+        if not isinstance(target, dict):
+            flags.append("malformed")
+        elif target.get("type") == "User":
+            target_id, login = target.get("id"), target.get("alternateId")
+            if isinstance(target_id, str):
+                target_ids.append(target_id)
+            if isinstance(login, str):
+                target_logins.append(login.lower())
+            if not (isinstance(target_id, str) and isinstance(login, str)):
+                flags.append("malformed")
     if len(raw.encode("utf-8", "surrogatepass")) > OVERSIZE_BYTES:
         flags.append("oversize")
     record = EvidenceRecord(
@@ -248,8 +253,8 @@ def okta_record(event: Any, *, ingested_at: str, raw: str | None = None) -> Evid
         actor_id=_str(actor, "id", flags),
         actor_alternate_id=_str(actor, "alternateId", flags),
         actor_type=_str(actor, "type", flags),
-        target_ids=" ".join(v for v in target_ids if isinstance(v, str)),
-        target_logins=" ".join(v.lower() for v in target_logins if isinstance(v, str)),
+        target_ids=" ".join(target_ids),
+        target_logins=" ".join(target_logins),
         outcome=_str(_obj(body, "outcome", flags), "result", flags),
         client_ip=_str(client, "ipAddress", flags),
         country=_str(geo, "country", flags),
@@ -333,17 +338,17 @@ def _gmail_recipients(events: list[dict[str, Any]]) -> list[str]:
 
 
 _FIELDS = tuple(EvidenceRecord.__dataclass_fields__)
+_HASHED = attrgetter(*_FIELDS[:-1])  # every column but flags, in declaration order
 
 
 def record_hash(prev_hash: str, source: str, seq: int, ingested_at: str, record: EvidenceRecord) -> str:
     """sha256 over the previous hash and every stored column, each length-prefixed so borders cannot blur."""
-    parts: list[str] = []
-    for value in (prev_hash, source, seq, ingested_at, *(getattr(record, name) for name in _FIELDS[:-1])):
-        if value is None:
-            parts.append("~")
-        else:
-            text = str(value)
-            parts.append(f"{len(text)}:{text}")
+    # One comprehension over an attrgetter tuple: this runs for every record appended and verified.
+    parts = [
+        "~" if value is None else f"{len(text)}:{text}"
+        for value in (prev_hash, source, seq, ingested_at, *_HASHED(record))
+        for text in (value if value.__class__ is str else str(value),)
+    ]
     flags = ",".join(record.flags)
     parts.append(f"{len(flags)}:{flags}")
     return hashlib.sha256("".join(parts).encode()).hexdigest()

@@ -8,6 +8,7 @@ with json.loads; and fuzzed records appended to a chain still verify.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import tempfile
@@ -21,7 +22,15 @@ from hypothesis import strategies as st
 from sandbox.records import Actor, ClientInfo, EventSpec, Target, google_activity, okta_log_event
 from store.anchors import Anchor, read_anchors, write_anchor
 from store.db import make_engine, migrate, transaction
-from store.evidence import EvidenceRecord, append, chain_head, google_record, okta_record, split_json_array
+from store.evidence import (
+    EvidenceRecord,
+    append,
+    chain_head,
+    google_record,
+    okta_record,
+    record_hash,
+    split_json_array,
+)
 from store.schema import evidence_events
 from store.verify import verify_source
 
@@ -323,3 +332,21 @@ def test_appending_fuzzed_records_keeps_the_chain_verifiable() -> None:
 
         append_and_verify()
         engine.dispose()
+
+
+def _reference_hash(prev_hash: str, source: str, seq: int, ingested_at: str, record: EvidenceRecord) -> str:
+    """record_hash as first specified: every stored chain was hashed this way, so it must never change."""
+    parts: list[str] = []
+    names = [n for n in EvidenceRecord.__dataclass_fields__ if n != "flags"]
+    for value in (prev_hash, source, seq, ingested_at, *(getattr(record, n) for n in names)):
+        parts.append("~" if value is None else f"{len(str(value))}:{value}")
+    flags = ",".join(record.flags)
+    parts.append(f"{len(flags)}:{flags}")
+    return hashlib.sha256("".join(parts).encode()).hexdigest()
+
+
+@settings(max_examples=200)
+@given(value=anything | log_events(), seq=st.integers(1, 10**15))
+def test_the_record_hash_format_never_changes(value: Any, seq: int) -> None:
+    record = okta_record(value, ingested_at=STAMP)
+    assert record_hash("ab" * 32, "okta", seq, STAMP, record) == _reference_hash("ab" * 32, "okta", seq, STAMP, record)
