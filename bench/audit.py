@@ -47,8 +47,9 @@ from sandbox.org import Org
 from sandbox.scenario import GroundTruth, ScenarioSpec, build_org, read_ground_truth, write_ground_truth
 from sandbox.server import SandboxServer
 from store.db import make_engine, migrate, transaction
-from store.evidence import append, google_record, okta_record
+from store.evidence import append
 from store.ingest_state import RunCounts, finish_run, start_run
+from store.records import google_record, okta_record
 from tasks.google.reports import APPLICATIONS
 
 CACHE = Path(os.environ.get("HOLDFAST_BENCH_CACHE", "/tmp/holdfast-bench"))

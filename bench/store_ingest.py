@@ -16,7 +16,8 @@ from pathlib import Path
 from bench.common import Result
 from sandbox.records import Actor, ClientInfo, EventSpec, Target, okta_log_event
 from store.db import make_engine, migrate, transaction
-from store.evidence import append, okta_record, split_json_array
+from store.evidence import append
+from store.records import okta_records
 
 EVENTS = 200_000
 PAGE = 1_000
@@ -67,8 +68,7 @@ def measure(url: str, pages: list[str]) -> float:
     stored = 0
     started = time.perf_counter()
     for page in pages:
-        items = split_json_array(page) or []
-        records = [okta_record(value, raw=raw, ingested_at=stamp) for raw, value in items]
+        records = okta_records(page, ingested_at=stamp)
         with transaction(engine, write=True) as conn:
             stored += append(conn, "okta", records, ingested_at=stamp).stored
     elapsed = time.perf_counter() - started

@@ -59,7 +59,7 @@ from playbook.report import summary_line, to_markdown
 from playbook.when import okta_time, parse_when
 from store.audit_queries import access_rows, events_of_types, evidence_span, google_coverage, reset_mail_candidates
 from store.db import make_engine, migrate, transaction
-from store.evidence import google_record, okta_record
+from store.records import google_record
 from tasks.google.clients import reports_service
 from tasks.google.reports import list_activities
 from tasks.okta.calls import RetryPolicy
@@ -207,8 +207,8 @@ async def _okta_log(
     stamp = okta_time(datetime.now(UTC))
     found: list[Evidence] = []
     while path is not None:
-        page = await fetch_log_page(client, limiter, path, retry)
-        found.extend(_evidence(okta_record(value, raw=raw, ingested_at=stamp), "okta") for raw, value in page.events)
+        page = await fetch_log_page(client, limiter, path, retry, received_at=stamp)
+        found.extend(_evidence(record, "okta") for record in page.records)
         path = page.next_path if page.next_path != path else None
     return found
 

@@ -26,9 +26,10 @@ from flows.progress import progress
 from playbook.when import okta_time, parse_when
 from store.anchors import Anchor, write_anchor
 from store.db import make_engine, migrate, transaction
-from store.evidence import EvidenceRecord, append, chain_head, google_record, okta_record
+from store.evidence import append, chain_head
 from store.evidence import sources as evidence_sources
 from store.ingest_state import RunCounts, finish_run, get_cursor, save_cursor, start_run
+from store.records import EvidenceRecord, google_record
 from tasks.google.clients import reports_service
 from tasks.google.reports import APPLICATIONS, list_activities
 from tasks.okta.calls import RetryPolicy
@@ -89,19 +90,18 @@ def _store_page(
 
 
 @task(name="okta-log-page", cache_policy=NO_CACHE)
-async def fetch_okta_page(client: Client, limiter: RateLimiter, path: str, policy: RetryPolicy) -> LogPage:
-    return await fetch_log_page(client, limiter, path, policy)
+async def fetch_okta_page(
+    client: Client, limiter: RateLimiter, path: str, policy: RetryPolicy, received_at: str
+) -> LogPage:
+    # 1. GET one page and 2. TRANSFORM it: raw events -> evidence records (bad input flagged, never dropped)
+    return await fetch_log_page(client, limiter, path, policy, received_at=received_at)
 
 
 @task(name="store-okta-page", cache_policy=NO_CACHE)
 def store_okta_page(engine: Engine, anchor_file: Path, page: LogPage, path: str, counts: RunCounts, now: str) -> int:
-    # 2. TRANSFORM: raw events -> evidence records (never raises; bad input is flagged, not dropped)
-    records = [okta_record(value, raw=raw, ingested_at=now) for raw, value in page.events]
-    if page.unparseable is not None:
-        records.append(okta_record(page.unparseable, raw=page.unparseable, ingested_at=now))
-    watermark = max(r.published for r in records)
+    watermark = max(r.published for r in page.records)
     return _store_page(
-        engine, anchor_file, OKTA_SOURCE, records, cursor=page.next_path or path, watermark=watermark,
+        engine, anchor_file, OKTA_SOURCE, page.records, cursor=page.next_path or path, watermark=watermark,
         now=now, counts=counts,
     )  # fmt: skip
 
@@ -123,19 +123,19 @@ async def ingest_okta(
     try:
         async with okta_client(okta) as client:
             while True:
-                # 1. GET one page (retries inside: 429 waits for the bucket reset, 5xx backs off)
-                page = await fetch_okta_page(client, limiter, path, policy)
+                # Retries inside: 429 waits for the bucket reset, 5xx backs off.
+                page = await fetch_okta_page(client, limiter, path, policy, okta_time(clock()))
                 summary.counts.pages += 1
                 if page.empty:
                     break  # polling: an empty page means caught up; its next link is the same cursor
-                summary.counts.fetched += len(page.events)
-                # quote(): Prefect would otherwise walk every parsed event of the page (~1.5 s a page);
+                summary.counts.fetched += len(page.records)
+                # quote(): Prefect would otherwise walk every record of the page looking for futures;
                 # the task still receives the page itself.
                 quoted = cast(LogPage, quote(page))
                 summary.head_seq = store_okta_page(
                     engine, anchor_file, quoted, path, summary.counts, okta_time(clock())
                 )
-                bar.advance(OKTA_SOURCE, len(page.events), f"Okta System Log: {summary.counts.fetched:,} events")
+                bar.advance(OKTA_SOURCE, len(page.records), f"Okta System Log: {summary.counts.fetched:,} events")
                 if page.next_path is None:
                     break  # a bounded request ended (not expected while polling)
                 path = page.next_path

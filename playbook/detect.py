@@ -80,7 +80,7 @@ class Evidence:
 
     @classmethod
     def from_row(cls, row: Any, source: str | None = None) -> Evidence:
-        """From a store row (store.queries.COLUMNS) or a store.evidence.EvidenceRecord (which has no source)."""
+        """From a store row (store.queries.COLUMNS) or a store.records.EvidenceRecord (which has no source)."""
         return cls(
             source=source or row.source,
             uuid=row.uuid,

@@ -23,12 +23,15 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # 16 KiB pages hold several ~2 KiB evidence rows each (4 KiB pages held one, the rest wasted): a third of
+    # the file and of the writes. Takes effect only when the file is created; later it is a no-op.
+    cursor.execute("PRAGMA page_size=16384")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL keeps the file consistent
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache: the chain head and indexes stay hot
-    cursor.execute("PRAGMA wal_autocheckpoint=16384")  # checkpoint every ~64 MiB, not every 4 MiB
+    cursor.execute("PRAGMA wal_autocheckpoint=4096")  # pages: checkpoint every ~64 MiB, not every 16 MiB
     cursor.close()
 
 

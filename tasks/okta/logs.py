@@ -4,20 +4,20 @@ Polling semantics (https://developer.okta.com/docs/reference/api/system-log/#pol
 no `until`; the response always carries a `next` link, and an empty page means "caught up". The `next`
 link's `after` cursor is what holdfast stores to resume exactly where it stopped.
 The SDK's typed `list_log_events` is not used here: it drops unknown fields and fails a whole page on one
-malformed event, and evidence must be kept exactly as received.
+malformed event, and evidence must be kept exactly as received. Each page becomes evidence records as it
+arrives (store.records.okta_records): exact text plus columns, bad events flagged, never dropped.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from urllib.parse import urlencode
 
 from okta.client import Client
 
 from playbook.when import okta_time
-from store.evidence import split_json_array
+from store.records import EvidenceRecord, okta_records
 from tasks.okta import buckets
 from tasks.okta.calls import RetryPolicy, relative_path, send
 from tasks.okta.ratelimit import RateLimiter
@@ -28,14 +28,13 @@ MAX_PAGE = 1000  # Okta's maximum `limit` for /api/v1/logs
 
 @dataclass(frozen=True)
 class LogPage:
-    events: list[tuple[str, Any]]  # (text as received, parsed value); not validated: the store flags it
+    records: list[EvidenceRecord]  # one per event, text as received; a body that is not an array is one
     next_path: str | None  # path + query of the `next` link (holds the `after` cursor)
     request_id: str | None
-    unparseable: str | None = None  # the body, when it was not a JSON array
 
     @property
     def empty(self) -> bool:
-        return not self.events and self.unparseable is None
+        return not self.records
 
 
 def first_page_path(since: datetime, *, limit: int = MAX_PAGE) -> str:
@@ -44,12 +43,14 @@ def first_page_path(since: datetime, *, limit: int = MAX_PAGE) -> str:
     return f"/api/v1/logs?{query}"
 
 
-async def fetch_log_page(client: Client, limiter: RateLimiter, path: str, policy: RetryPolicy | None = None) -> LogPage:
-    """GET one page. See https://developer.okta.com/docs/api/openapi/okta-management/management/tag/SystemLog/"""
+async def fetch_log_page(
+    client: Client, limiter: RateLimiter, path: str, policy: RetryPolicy | None = None, *, received_at: str
+) -> LogPage:
+    """GET one page. See https://developer.okta.com/docs/api/openapi/okta-management/management/tag/SystemLog/
+
+    `received_at` (Okta time format) stands in for an event's `published` when that is missing or bad.
+    """
     response = await send(client, "GET", path, bucket=LOGS_BUCKET, limiter=limiter, policy=policy)
     next_url = response.links.get("next")
     next_path = relative_path(next_url) if next_url else None
-    events = split_json_array(response.body)
-    if events is None:
-        return LogPage([], next_path, response.request_id, unparseable=response.body)
-    return LogPage(events, next_path, response.request_id)
+    return LogPage(okta_records(response.body, ingested_at=received_at), next_path, response.request_id)

@@ -17,7 +17,8 @@ from playbook.when import okta_time
 from sandbox.org import Org, UserStatus
 from sandbox.scenario import GroundTruth, build_org, load_spec
 from store.db import transaction
-from store.evidence import append, okta_record
+from store.evidence import append
+from store.records import okta_record
 
 POLICY = Path(__file__).parents[2] / "config" / "policy.toml"
 

@@ -34,8 +34,9 @@ from sandbox.org import Org
 from sandbox.scenario import GroundTruth, build_org, load_spec
 from sandbox.server import SandboxServer
 from store.db import make_engine, migrate, transaction
-from store.evidence import append, google_record, okta_record
+from store.evidence import append
 from store.ingest_state import RunCounts, finish_run, start_run
+from store.records import google_record, okta_record
 from tasks.google.reports import APPLICATIONS
 from tests.factories import settings_file
 

@@ -1,5 +1,5 @@
 """Evidence for the pure detection tests: LogEvents and Google activities built the way the fakes serve them,
-turned into store columns by the same transform ingest uses (store.evidence.okta_record / google_record)."""
+turned into store columns by the same transform ingest uses (store.records.okta_record / google_record)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from config.policy import Policy, load_policy
 from playbook.detect import Evidence
 from playbook.when import okta_time
 from sandbox.records import Actor, ClientInfo, EventSpec, Target, gmail_delivery, google_activity, okta_log_event
-from store.evidence import google_record, okta_record
+from store.records import google_record, okta_record
 
 CUTOFF_DT = datetime(2021, 12, 1, tzinfo=UTC)
 CUTOFF = okta_time(CUTOFF_DT)

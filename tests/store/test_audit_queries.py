@@ -6,8 +6,9 @@ from sqlalchemy import Engine
 
 from store.audit_queries import access_rows, events_of_types, evidence_span, google_coverage, reset_mail_candidates
 from store.db import transaction
-from store.evidence import append, google_record, okta_record
+from store.evidence import append
 from store.ingest_state import RunCounts, finish_run, start_run
+from store.records import google_record, okta_record
 
 STAMP = "2022-01-22T00:00:00.000Z"
 CUTOFF = "2021-12-01T00:00:00.000Z"

@@ -10,7 +10,8 @@ from sqlalchemy import Engine, delete, select, update
 
 from store.anchors import Anchor, read_anchors, write_anchor
 from store.db import transaction
-from store.evidence import append, chain_head, count, okta_record
+from store.evidence import append, chain_head, count
+from store.records import okta_record
 from store.schema import evidence_events
 from store.verify import verify_source
 

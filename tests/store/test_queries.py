@@ -10,8 +10,9 @@ from sqlalchemy import Engine, delete
 from config.errors import InputError
 from config.policy import load_policy
 from store.db import transaction
-from store.evidence import append, google_record, okta_record
+from store.evidence import append
 from store.queries import credential_events_query, credential_events_since, events_for_accounts
+from store.records import google_record, okta_record
 from store.schema import evidence_events
 
 STAMP = "2026-12-04T10:00:00.000Z"

@@ -13,7 +13,8 @@ from config.settings import load_settings
 from flows.retention import retention_markdown, run_retention
 from store.anchors import Anchor, read_anchors, write_anchor
 from store.db import transaction
-from store.evidence import append, chain_head, count, okta_record
+from store.evidence import append, chain_head, count
+from store.records import okta_record
 from store.retention import RetentionResult, apply_retention
 from store.schema import evidence_accounts, evidence_events, evidence_retention
 from store.verify import verify_all, verify_source
