@@ -6,7 +6,7 @@ altering, deleting, reordering or inserting any row breaks the chain at that row
 written outside the database (store/anchors.py) so that rewriting the whole chain is caught too.
 
 Bad input never stops ingestion: a record that cannot be read normally is stored raw with flags
-(malformed, oversize, unknown_event_type, invalid_unicode from store/records.py; uuid_conflict here).
+(malformed, oversize, unknown_event_type, raw_escaped from store/records.py; uuid_conflict here).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Okta System Log pages and Google Reports activities become EvidenceRecords, the rows store.evidence
 appends to its hash chain. Bad input never raises and is never lost: what cannot be read normally keeps its
-exact text and is flagged (malformed, oversize, unknown_event_type, invalid_unicode). This runs for every
+exact text and is flagged (malformed, oversize, unknown_event_type, raw_escaped). This runs for every
 event ingested, so the usual case has a fast path, held equal to the careful one by the fuzz tests.
 """
 
@@ -152,14 +152,24 @@ def _fallback_uuid(raw: str) -> str:
 
 
 def _storable_raw(raw: str, flags: list[str]) -> str:
-    """Text decoded from the wire is always valid UTF-8; text handed in by a caller may hold a lone surrogate,
-    which no database column can store. Keep it as its escape and flag it, rather than lose the record."""
-    try:
-        raw.encode()
-    except UnicodeEncodeError:
-        flags.append("invalid_unicode")
-        return raw.encode("utf-8", "backslashreplace").decode()
+    """`raw` as a database can hold it. PostgreSQL text cannot hold NUL, and no column can hold a lone
+    surrogate (not UTF-8): a body that is not JSON may carry either, and so may text handed in by a caller.
+    Such text is stored as its JSON string literal, which json.loads turns back into exactly what was
+    received, and flagged `raw_escaped`; refusing it would stop ingestion at that page for good."""
+    if "\x00" in raw or not _is_utf8(raw):
+        flags.append("raw_escaped")
+        return json.dumps(raw)
     return raw
+
+
+def _is_utf8(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 _DECODER = json.JSONDecoder()
@@ -337,9 +347,9 @@ _NULL_OBJECT: dict[str, Any] = {}  # read only: what an object Okta sends as nul
 
 def _okta_well_formed(event: Any, raw: str) -> EvidenceRecord | None:
     """okta_record for the usual event in one pass: every object an object or null, every value a string or
-    null, raw ASCII and not oversize. Anything else returns None and takes the careful path, which gives
+    null, raw ASCII without NUL and not oversize. Anything else returns None and takes the careful path, which gives
     the same record for an event like this one (tests/store/test_records_fast_paths.py holds them equal)."""
-    if event.__class__ is not dict or not raw.isascii() or len(raw) > OVERSIZE_BYTES:
+    if event.__class__ is not dict or not raw.isascii() or len(raw) > OVERSIZE_BYTES or "\x00" in raw:
         return None
     get = event.get
     actor, client, outcome, transaction = get("actor"), get("client"), get("outcome"), get("transaction")

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, delete, select, update
 from store.anchors import Anchor, read_anchors, write_anchor
 from store.db import transaction
 from store.evidence import append, chain_head, count
-from store.records import okta_record
+from store.records import okta_record, okta_records
 from store.schema import evidence_events
 from store.verify import verify_source
 
@@ -92,6 +92,30 @@ def test_bad_events_are_stored_raw_and_flagged(engine: Engine, bad: object, flag
     assert json.loads(rows[0].raw) == bad
     assert flag in rows[0].flags.split(",")
     assert rows[1].flags == ""
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["<html>gateway\x00error</html>", '[{"uuid":"u1"}\x00]', "\ud800 not UTF-8"],
+    ids=["NUL in a proxy page", "NUL in a broken array", "lone surrogate"],
+)
+def test_a_page_no_database_text_can_hold_is_stored_escaped_flagged_and_recoverable(
+    engine: Engine, tmp_path: Path, body: str
+) -> None:
+    """PostgreSQL text refuses NUL: stored as received, such a page would fail its transaction at every run
+    and stop ingestion at that cursor for good."""
+    records = okta_records(body, ingested_at=NOW)
+    with transaction(engine, write=True) as conn:
+        result = append(conn, "okta", [*records, okta_record(event(1), ingested_at=NOW)], ingested_at=NOW)
+    write_anchor(tmp_path / "anchors", Anchor(NOW, "okta", 1, result.head_seq, result.head_hash))
+    with transaction(engine) as conn:
+        stored = conn.execute(
+            select(evidence_events.c.raw, evidence_events.c.flags).order_by(evidence_events.c.seq)
+        ).all()
+    assert json.loads(stored[0].raw) == body  # exactly what was received
+    assert {"raw_escaped", "malformed"} <= set(stored[0].flags.split(","))
+    assert stored[1].flags == ""
+    assert verify(engine, tmp_path / "anchors") is None
 
 
 def _tamper_ids(engine: Engine) -> list[int]:
