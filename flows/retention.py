@@ -1,7 +1,8 @@
 """Retention: remove evidence older than the policy's `retention.days`, as a scheduled Prefect flow.
 
 The only thing that removes evidence (store/retention.py): per source, an expired prefix of the chain,
-re-verified against the chain and the anchor file before removal, and recorded in `evidence_retention`.
+re-verified against the chain and the anchor file before removal, and recorded in `evidence_retention`
+and in the anchor file.
 A deployment runs it daily; `holdfast evidence retention` runs it by hand.
 """
 
@@ -19,7 +20,6 @@ from sqlalchemy import Engine
 
 from config.policy import load_policy
 from config.settings import Settings, load_settings
-from store.anchors import read_anchors
 from store.db import make_engine, migrate, transaction
 from store.retention import RetentionResult, apply_retention
 
@@ -32,11 +32,11 @@ def run_retention(
 ) -> list[RetentionResult]:
     """Apply the policy's retention to every source in one write transaction."""
     policy = load_policy(settings.policy_file)
-    anchors = read_anchors(settings.store.resolved_anchor_file())
+    anchor_file = settings.store.resolved_anchor_file()
     engine = engine or make_engine(settings.store.url)
     migrate(engine)
     with transaction(engine, write=True) as conn:
-        return apply_retention(conn, keep_days=policy.retention.days, now=clock(), anchors=anchors)
+        return apply_retention(conn, keep_days=policy.retention.days, now=clock(), anchor_file=anchor_file)
 
 
 def retention_markdown(results: list[RetentionResult]) -> str:

@@ -1,9 +1,12 @@
 """Chain heads written outside the database at every ingest, so that a rewrite of the whole chain, or
 records slipped in between two ingests, is caught even by someone with full access to the database.
 
-The anchor file is append-only JSON lines: {"at", "source", "first_seq", "last_seq", "head_hash"}. Keep it
-on storage the database administrators cannot write (a WORM bucket, another host); the scheduled ingest
-also posts heads to the IT Slack channel.
+The anchor file is append-only JSON lines: {"at", "source", "first_seq", "last_seq", "head_hash", "kind"}.
+kind "ingest" (the default, and what older lines without a kind are): records first_seq..last_seq were
+appended and last_seq's hash is head_hash. kind "retention": the retention job removed first_seq..last_seq
+and the last removed record's hash was head_hash; without it a forged retention record in the database
+could pass off a deletion as retention. Keep the file on storage the database administrators cannot write
+(a WORM bucket, another host); the scheduled ingest also posts heads to the IT Slack channel.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ class Anchor:
     first_seq: int
     last_seq: int
     head_hash: str
+    kind: str = "ingest"  # or "retention"
 
 
 def write_anchor(path: Path, anchor: Anchor) -> None:

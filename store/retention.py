@@ -7,7 +7,9 @@ re-verifies the prefix it is about to remove (sequence, links, hashes, and the a
 so a retention run cannot launder a deletion or alteration: it refuses and names the record instead.
 
 What it removed goes to `evidence_retention` in the same transaction (source, when, cutoff, how many, and
-the last removed record's seq and hash); store/verify.py starts each chain from that floor.
+the last removed record's seq and hash); store/verify.py starts each chain from that floor. The same facts
+go to the anchor file (kind "retention") before the transaction commits, and verify accepts a floor only
+with its anchor: a retention row forged by someone with database access is named, not believed.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, select
 
 from config.errors import ConfigError, TamperDetected
 from playbook.when import okta_time
-from store.anchors import Anchor
+from store.anchors import Anchor, read_anchors, write_anchor
 from store.evidence import GENESIS, _record_from_row, account_keys, lock_source, record_hash, sources
 from store.schema import evidence_accounts, evidence_events, evidence_retention
 
@@ -38,38 +41,58 @@ class RetentionResult:
     oldest_kept: str | None  # `published` of the first record kept (None: the source is now empty)
 
 
-def retention_floor(conn: Connection, source: str) -> tuple[int, str]:
-    """(seq, hash) of the last record retention removed from `source`, or (0, GENESIS)."""
-    row = conn.execute(
-        select(evidence_retention.c.last_removed_seq, evidence_retention.c.last_removed_hash)
+def anchored_floor(conn: Connection, source: str, anchors: Sequence[Anchor]) -> tuple[int, str, str | None]:
+    """(seq, hash) of the last record retention removed, and a problem if any retention record is not the
+    retention job's: each must follow the one before it and match a "retention" anchor line."""
+    rows = conn.execute(
+        select(evidence_retention)
         .where(evidence_retention.c.source == source)
-        .order_by(evidence_retention.c.last_removed_seq.desc())
-        .limit(1)
-    ).first()
-    return (int(row[0]), str(row[1])) if row else (0, GENESIS)
+        .order_by(evidence_retention.c.last_removed_seq)
+    ).all()
+    anchored = {(a.first_seq, a.last_seq, a.head_hash) for a in anchors if a.source == source and a.kind == "retention"}
+    floor, head = 0, GENESIS
+    for row in rows:
+        first = int(row.last_removed_seq) - int(row.removed) + 1
+        where = f"{source} retention record of {row.ran_at} (seq {first}..{row.last_removed_seq})"
+        if first != floor + 1:
+            return floor, head, f"{where} does not follow the one before it (seq {floor}): retention records altered"
+        if (first, int(row.last_removed_seq), str(row.last_removed_hash)) not in anchored:
+            return floor, head, f"{where} has no retention anchor: evidence removed outside the retention job"
+        floor, head = int(row.last_removed_seq), str(row.last_removed_hash)
+    return floor, head, None
 
 
-def apply_retention(
-    conn: Connection, *, keep_days: int, now: datetime, anchors: Sequence[Anchor] | None = None
-) -> list[RetentionResult]:
+def apply_retention(conn: Connection, *, keep_days: int, now: datetime, anchor_file: Path) -> list[RetentionResult]:
     """Remove each source's expired prefix inside the caller's transaction; one result per source.
 
     Raises TamperDetected (and removes nothing, once the caller rolls back) if a record it would remove
-    is missing, out of order, altered or differs from its anchor.
+    is missing, out of order, altered or differs from its anchor. What it removes is anchored in
+    `anchor_file` before it returns: if the commit then fails, that anchor has no retention row, and verify
+    only asks each row for its anchor, never the reverse (the records are still there and still checked).
     """
     if keep_days < 1:
         raise ConfigError(f"retention: keep_days must be at least 1 (got {keep_days})")
     cutoff = okta_time(now - timedelta(days=keep_days))
     ran_at = okta_time(now)
-    return [_retain_source(conn, source, cutoff, ran_at, anchors or ()) for source in sources(conn)]
+    anchors = read_anchors(anchor_file)
+    results = [_retain_source(conn, source, cutoff, ran_at, anchors) for source in sources(conn)]
+    for r in results:
+        if r.removed:
+            first = r.last_removed_seq - r.removed + 1
+            write_anchor(
+                anchor_file, Anchor(ran_at, r.source, first, r.last_removed_seq, r.last_removed_hash, "retention")
+            )
+    return results
 
 
 def _retain_source(
     conn: Connection, source: str, cutoff: str, ran_at: str, anchors: Sequence[Anchor]
 ) -> RetentionResult:
     lock_source(conn, source)  # appends to this source wait; they only touch the head anyway
-    floor_seq, prev = retention_floor(conn, source)
-    anchored = {a.last_seq: a for a in anchors if a.source == source}
+    floor_seq, prev, problem = anchored_floor(conn, source, anchors)
+    if problem:
+        raise _refused(problem)  # never build on a floor the retention job did not set
+    anchored = {a.last_seq: a for a in anchors if a.source == source and a.kind == "ingest"}
     expected = floor_seq + 1
     account_rows: list[dict[str, object]] = []
     oldest_kept: str | None = None
@@ -148,4 +171,4 @@ def _delete_accounts(conn: Connection, source: str, rows: list[dict[str, object]
         conn.execute(statement, rows[start : start + 10_000])
 
 
-__all__ = ["RetentionResult", "apply_retention", "retention_floor"]
+__all__ = ["RetentionResult", "anchored_floor", "apply_retention"]

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from store.anchors import Anchor
-from store.evidence import GENESIS, _record_from_row, iter_chain, record_hash, sources
-from store.schema import evidence_events, evidence_retention
+from store.evidence import _record_from_row, iter_chain, record_hash, sources
+from store.retention import anchored_floor
+from store.schema import evidence_events
 
 
 @dataclass(frozen=True)
@@ -26,29 +27,22 @@ class ChainReport:
         return self.problem is None
 
 
-def _retention_floor(conn: Connection, source: str) -> tuple[int, str]:
-    row = conn.execute(
-        select(evidence_retention.c.last_removed_seq, evidence_retention.c.last_removed_hash)
-        .where(evidence_retention.c.source == source)
-        .order_by(evidence_retention.c.last_removed_seq.desc())
-        .limit(1)
-    ).first()
-    return (int(row[0]), str(row[1])) if row else (0, GENESIS)
-
-
 def _exists(conn: Connection, source: str, seq: int) -> bool:
     query = select(evidence_events.c.id).where(evidence_events.c.source == source, evidence_events.c.seq == seq)
     return conn.execute(query).first() is not None
 
 
 def verify_source(conn: Connection, source: str, anchors: list[Anchor]) -> ChainReport:
-    floor_seq, prev = _retention_floor(conn, source)
+    floor_seq, prev, retention_problem = anchored_floor(conn, source, anchors)
     expected = floor_seq + 1
     checked = 0
     hashes: dict[int, str] = {}
 
     def report(problem: str | None) -> ChainReport:
         return ChainReport(source, checked, expected - 1, prev, problem)
+
+    if retention_problem:
+        return report(retention_problem)
 
     for row in iter_chain(conn, source):
         where = f"{source} record seq {row.seq} (uuid {row.uuid}, id {row.id})"
@@ -74,7 +68,7 @@ def _check_anchors(
 ) -> str | None:
     """Every stored record must be covered by an anchor, and every anchored head must still match."""
     covered_to = floor_seq
-    for anchor in (a for a in anchors if a.source == source):
+    for anchor in (a for a in anchors if a.source == source and a.kind == "ingest"):
         if anchor.last_seq <= floor_seq:
             covered_to = max(covered_to, anchor.last_seq)
             continue  # removed by retention, which records what it removed

@@ -53,7 +53,7 @@ def problems(engine: Engine, anchors: Path) -> list[str]:
 
 def retain(engine: Engine, anchors: Path, keep_days: int = KEEP) -> list[RetentionResult]:
     with transaction(engine, write=True) as conn:
-        return apply_retention(conn, keep_days=keep_days, now=NOW, anchors=read_anchors(anchors))
+        return apply_retention(conn, keep_days=keep_days, now=NOW, anchor_file=anchors)
 
 
 def seqs(engine: Engine, source: str = "okta") -> list[int]:
@@ -200,3 +200,54 @@ def test_the_retention_flow_takes_its_days_from_the_policy(engine: Engine, ancho
     with transaction(engine) as conn:
         assert count(conn, "okta") == 1
         assert verify_source(conn, "okta", read_anchors(anchors)).ok
+
+
+def test_each_retention_run_is_anchored_outside_the_database(engine: Engine, anchors: Path) -> None:
+    ingest(engine, anchors, [event(n, age_days=420 - n) for n in range(40)])  # seq 1..20 expire
+    [first] = retain(engine, anchors)
+    ingest(engine, anchors, [event(n, age_days=380 - n) for n in range(40, 45)])
+    [second] = retain(engine, anchors, keep_days=360)  # seq 21..40 expire now
+    retention = [a for a in read_anchors(anchors) if a.kind == "retention"]
+    assert [(a.source, a.first_seq, a.last_seq, a.head_hash) for a in retention] == [
+        ("okta", 1, 20, first.last_removed_hash),
+        ("okta", 21, 40, second.last_removed_hash),
+    ]
+    assert problems(engine, anchors) == []
+
+
+def _forge_retention(engine: Engine, through_seq: int) -> None:
+    """What someone with database access would do to pass off a deletion as retention."""
+    with transaction(engine, write=True) as conn:
+        last = conn.execute(select(evidence_events.c.hash).where(evidence_events.c.seq == through_seq)).scalar_one()
+        conn.execute(delete(evidence_events).where(evidence_events.c.seq <= through_seq))
+        conn.execute(
+            evidence_retention.insert().values(
+                source="okta", ran_at=STAMP, cutoff=STAMP, removed=through_seq, last_removed_seq=through_seq,
+                last_removed_hash=last,
+            )
+        )  # fmt: skip
+
+
+def test_a_deletion_passed_off_as_retention_is_named(engine: Engine, anchors: Path) -> None:
+    ingest(engine, anchors, [event(n, age_days=30 - n) for n in range(20)])  # nothing is due for years
+    _forge_retention(engine, through_seq=12)
+    [problem] = problems(engine, anchors)
+    assert "retention record" in problem and "seq 1..12" in problem and "no retention anchor" in problem
+
+
+def test_retention_refuses_to_build_on_a_forged_floor(engine: Engine, anchors: Path) -> None:
+    ingest(engine, anchors, [event(n, age_days=420 - n) for n in range(40)])
+    _forge_retention(engine, through_seq=5)
+    with pytest.raises(TamperDetected, match="no retention anchor"):
+        retain(engine, anchors)
+    assert seqs(engine) == list(range(6, 41))  # nothing more removed
+
+
+def test_an_altered_retention_record_is_named(engine: Engine, anchors: Path) -> None:
+    ingest(engine, anchors, [event(n, age_days=420 - n) for n in range(40)])
+    retain(engine, anchors)  # removes seq 1..20, anchored
+    with transaction(engine, write=True) as conn:  # widen the floor to hide seq 21..25 as "retention"
+        conn.execute(delete(evidence_events).where(evidence_events.c.seq <= 25))
+        conn.execute(update(evidence_retention).values(removed=25, last_removed_seq=25))
+    [problem] = problems(engine, anchors)
+    assert "no retention anchor" in problem
