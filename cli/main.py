@@ -119,7 +119,12 @@ def _summary_table(markdown: str) -> Table:
 
 @evidence_app.command("verify")
 @one_line_errors
-def evidence_verify(config: ConfigOption = None) -> None:
+def evidence_verify(
+    config: ConfigOption = None,
+    slack: Annotated[
+        bool, typer.Option("--slack", help="Also check the chain heads posted to the IT Slack channel (off this host).")
+    ] = False,
+) -> None:
     """Recompute every evidence chain; name the first altered, deleted, reordered or inserted record."""
     from store.anchors import read_anchors
     from store.db import make_engine, migrate, transaction
@@ -129,6 +134,14 @@ def evidence_verify(config: ConfigOption = None) -> None:
     engine = make_engine(settings.store.url)
     migrate(engine)
     anchors = read_anchors(settings.store.resolved_anchor_file())
+    if slack:
+        from tasks.slack.clients import slack_client
+        from tasks.slack.messages import posted_anchors
+
+        slack_settings = settings.require_slack()
+        posted = posted_anchors(slack_client(slack_settings), slack_settings.it_channel)
+        console.print(f"{len(posted):,} chain heads posted to Slack {slack_settings.it_channel} read back")
+        anchors += posted
     with transaction(engine) as conn:
         reports = verify_all(conn, anchors)
     table = Table(title="evidence chains")

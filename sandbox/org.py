@@ -134,6 +134,7 @@ class SlackMessage:
     text: str
     blocks: list[dict[str, object]] | None
     posted_at: datetime
+    user: str | None = None  # a person who posted it; None: holdfast's bot (chat.postMessage)
 
 
 GOOGLE_REPORTS_AUDIT_SCOPE = "https://www.googleapis.com/auth/admin.reports.audit.readonly"

@@ -26,7 +26,7 @@ class Anchor:
     first_seq: int
     last_seq: int
     head_hash: str
-    kind: str = "ingest"  # or "retention"
+    kind: str = "ingest"  # or "retention"; "slack" for heads read back from the IT channel (never in the file)
 
 
 def write_anchor(path: Path, anchor: Anchor) -> None:

@@ -85,6 +85,19 @@ def _check_anchors(
         covered_to = max(covered_to, anchor.last_seq)
     if head_seq > covered_to:
         return f"{source} records seq {covered_to + 1}..{head_seq} are not covered by any anchor: inserted"
+    return _check_posted_heads(source, anchors, hashes, floor_seq)
+
+
+def _check_posted_heads(source: str, anchors: list[Anchor], hashes: dict[int, str], floor_seq: int) -> str | None:
+    """Heads posted to Slack (kind "slack"), a copy off this host: they catch a chain rewritten together
+    with the anchor file. Heads at or below the retention floor are covered by the retention anchors."""
+    for anchor in (a for a in anchors if a.source == source and a.kind == "slack" and a.last_seq > floor_seq):
+        stored = hashes.get(anchor.last_seq)
+        posted = f"the chain head posted to Slack at {anchor.at}"
+        if stored is None:
+            return f"{source} record seq {anchor.last_seq}, {posted}, is missing: deleted"
+        if stored != anchor.head_hash:
+            return f"{source} record seq {anchor.last_seq} differs from {posted}: chain rewritten"
     return None
 
 

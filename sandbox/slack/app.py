@@ -142,6 +142,14 @@ class SlackWorkspace:
 
     def message_json(self, message: SlackMessage) -> dict[str, Any]:
         org = self.org
+        if message.user is not None:  # a person's message: no bot fields
+            return {
+                "user": message.user,
+                "type": "message",
+                "ts": message.ts,
+                "text": message.text,
+                "team": org.slack_team_id,
+            }
         body: dict[str, Any] = {
             "user": org.slack_bot_user_id,
             "type": "message",

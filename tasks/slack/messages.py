@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -18,6 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from config.errors import ProviderError
+from store.anchors import Anchor
 
 T = TypeVar("T")
 
@@ -50,6 +52,27 @@ def post_anchor(client: WebClient, channel: str, heads: Mapping[str, tuple[int, 
     text = anchor_text(heads, at)
     response = _call("chat.postMessage", lambda: client.chat_postMessage(channel=channel, text=text, mrkdwn=True))
     return str(response["ts"])
+
+
+_ANCHOR_MESSAGE = re.compile(r"holdfast evidence anchor (\S*): ")
+_ANCHOR_LINE = re.compile(r"^(\S+) seq=(\d+) sha256=([0-9a-f]{64})$", re.MULTILINE)
+
+
+def posted_anchors(client: WebClient, channel: str) -> list[Anchor]:
+    """The chain heads holdfast's own bot posted to `channel` (post_anchor), oldest first, as anchors of kind
+    "slack". Messages by anyone else are ignored: only the bot's count as its record."""
+    me = _call("auth.test", client.auth_test).get("user_id")
+    found: list[Anchor] = []
+    for message in history(client, channel):
+        text = str(message.get("text") or "")
+        head = _ANCHOR_MESSAGE.match(text)
+        if message.get("user") != me or head is None:
+            continue
+        at = head.group(1) or str(message.get("ts"))
+        found.extend(
+            Anchor(at, s, int(seq), int(seq), digest, "slack") for s, seq, digest in _ANCHOR_LINE.findall(text)
+        )
+    return found[::-1]
 
 
 # --- outbox delivery (notify, hold, release) ---------------------------------------------------------------
