@@ -24,11 +24,11 @@ from config.errors import InputError, ProviderError
 from config.settings import Settings, load_settings
 from flows.progress import progress
 from playbook.when import okta_time, parse_when
-from store.anchors import Anchor, write_anchor
 from store.db import make_engine, migrate, transaction
-from store.evidence import append, chain_head
+from store.evidence import chain_head
 from store.evidence import sources as evidence_sources
-from store.ingest_state import RunCounts, finish_run, get_cursor, save_cursor, start_run
+from store.ingest_page import store_page
+from store.ingest_state import RunCounts, finish_run, get_cursor, start_run
 from store.records import EvidenceRecord, google_record
 from tasks.google.clients import reports_service
 from tasks.google.reports import APPLICATIONS, list_activities
@@ -77,12 +77,7 @@ def _store_page(
     counts: RunCounts,
 ) -> int:
     """# 3. LOAD: append, move the cursor, one transaction; then anchor the new head outside the database."""
-    with transaction(engine, write=True) as conn:
-        first_seq = chain_head(conn, source)[0] + 1
-        result = append(conn, source, records, ingested_at=now)
-        save_cursor(conn, source, cursor, watermark, now)
-    if result.stored:
-        write_anchor(anchor_file, Anchor(now, source, first_seq, result.head_seq, result.head_hash))
+    result = store_page(engine, anchor_file, source, records, cursor=cursor, watermark=watermark, now=now)
     counts.stored += result.stored
     counts.duplicates += result.duplicates
     counts.flagged += result.flagged
