@@ -25,11 +25,11 @@ from config.settings import Settings, load_settings
 from flows.progress import progress
 from playbook.when import okta_time, parse_when
 from store.db import make_engine, migrate, transaction
-from store.evidence import chain_head
+from store.evidence import AppendResult, chain_head
 from store.evidence import sources as evidence_sources
 from store.ingest_page import store_page
 from store.ingest_state import RunCounts, finish_run, get_cursor, start_run
-from store.records import EvidenceRecord, google_record
+from store.records import google_record
 from tasks.google.clients import reports_service
 from tasks.google.reports import APPLICATIONS, list_activities
 from tasks.okta.calls import RetryPolicy
@@ -65,19 +65,8 @@ class IngestSummary:
         return {"ok": self.ok, "sources": [asdict(s) for s in self.sources]}
 
 
-def _store_page(
-    engine: Engine,
-    anchor_file: Path,
-    source: str,
-    records: list[EvidenceRecord],
-    *,
-    cursor: str | None,
-    watermark: str,
-    now: str,
-    counts: RunCounts,
-) -> int:
-    """# 3. LOAD: append, move the cursor, one transaction; then anchor the new head outside the database."""
-    result = store_page(engine, anchor_file, source, records, cursor=cursor, watermark=watermark, now=now)
+def _count(counts: RunCounts, result: AppendResult) -> int:
+    """Add a stored page to the run's counts; the new chain head."""
     counts.stored += result.stored
     counts.duplicates += result.duplicates
     counts.flagged += result.flagged
@@ -94,11 +83,12 @@ async def fetch_okta_page(
 
 @task(name="store-okta-page", cache_policy=NO_CACHE)
 def store_okta_page(engine: Engine, anchor_file: Path, page: LogPage, path: str, counts: RunCounts, now: str) -> int:
+    # 3. LOAD: append, move the cursor, one transaction; then anchor the new head outside the database.
     watermark = max(r.published for r in page.records)
-    return _store_page(
-        engine, anchor_file, OKTA_SOURCE, page.records, cursor=page.next_path or path, watermark=watermark,
-        now=now, counts=counts,
-    )  # fmt: skip
+    cursor = page.next_path or path
+    return _count(
+        counts, store_page(engine, anchor_file, OKTA_SOURCE, page.records, cursor=cursor, watermark=watermark, now=now)
+    )
 
 
 async def ingest_okta(
@@ -174,10 +164,8 @@ def ingest_google(
             stamp = okta_time(clock())
             records = [google_record(a, ingested_at=stamp) for a in activities]
             newest = max((r.published for r in records), default=watermark or okta_time(start))
-            summary.head_seq = _store_page(
-                engine, anchor_file, source, records, cursor=None, watermark=newest, now=stamp,
-                counts=summary.counts,
-            )  # fmt: skip
+            stored = store_page(engine, anchor_file, source, records, cursor=None, watermark=newest, now=stamp)
+            summary.head_seq = _count(summary.counts, stored)
         except ProviderError as err:
             summary.counts.failed_pages += 1
             summary.status, summary.error = "failed", str(err)
