@@ -386,8 +386,9 @@ def _okta_well_formed(event: Any, raw: str) -> EvidenceRecord | None:
         actor.get("id"), actor.get("alternateId"), actor.get("type"), outcome.get("result"),
         client.get("ipAddress"), geo.get("country"), geo.get("city"), agent.get("rawUserAgent"), transaction.get("id"),
     )  # fmt: skip
-    if any(value is not None and value.__class__ is not str for value in values):
-        return None
+    for value in values:  # a loop, not any(): no generator frame per event
+        if value is not None and value.__class__ is not str:
+            return None
     actor_id, login, actor_type, result, ip, country, city, user_agent, transaction_id = values
     record = EvidenceRecord(
         uuid, published, event_type, actor_id, login, actor_type, " ".join(ids), " ".join(logins), result, ip,
