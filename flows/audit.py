@@ -57,8 +57,8 @@ from playbook.factors import Registry, check_factors, parse_registry
 from playbook.models import AccessPicture, AuditResult, Corroboration, FactorFinding
 from playbook.report import summary_line, to_markdown
 from playbook.when import okta_time, parse_when
-from store.audit_queries import access_rows, events_of_types, evidence_span, google_coverage, reset_mail_candidates
 from store.db import make_engine, migrate, transaction
+from store.queries import access_rows, events_of_types, evidence_span, google_coverage, reset_mail_candidates
 from store.records import google_record
 from tasks.google.clients import reports_service
 from tasks.google.reports import list_activities

@@ -35,8 +35,8 @@ from flows.hold import run_relock_check
 from playbook.models import AuditResult, Finding
 from playbook.when import okta_time, parse_when
 from store import ledger
-from store.audit_queries import evidence_span
 from store.db import make_engine, migrate, transaction
+from store.queries import evidence_span
 from store.schema import incident_events
 from tasks.slack.clients import slack_client
 from tasks.slack.messages import post_summary

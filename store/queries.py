@@ -1,28 +1,32 @@
-"""The audit's reads of the evidence store: credential changes since a cutoff, and the access picture.
+"""The audit's reads of the evidence store. Times are Okta's fixed-width text ('YYYY-MM-DDTHH:MM:SS.mmmZ'),
+compared as text: it sorts like the time (see store/schema.py).
 
-`credential_events_since` is the audit's main query (every password or MFA change since the cutoff, Okta
-and optionally Google): one range scan per event type on ix_evidence_type_published, so it stays fast
-however many sign-ins are stored (bench/audit_query.py: 10,000,000 events, bound 200 ms).
-`events_for_accounts` gives everything the store holds about a set of accounts since a cutoff (sign-ins:
-IPs, places, user agents, MFA methods in raw), through the evidence_accounts index filled by append.
-
-Times are compared as Okta's fixed-width text ('YYYY-MM-DDTHH:MM:SS.mmmZ'), which sorts like the time.
+- `events_of_types`: the audit's main query, every event of some types in a window (the credential changes
+  since the cutoff; Google password edits; reset mails with `raw_like`): one range scan per type on
+  ix_evidence_type_published, however many sign-ins are stored (bench/audit_query.py: 10,000,000 events,
+  bound 200 ms).
+- `access_rows`: sign-in and MFA rows of a set of accounts through evidence_accounts (filled by append),
+  without the raw text except for the factor of MFA events, so the access picture of hundreds of accounts
+  stays cheap.
+- `evidence_span`: the oldest and newest stored record of a source (a cutoff older than the oldest is refused).
+- `google_coverage`: when each Google source was last read completely (an ingest run that ended "ok").
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-from sqlalchemy import Connection, Row, Select, and_, select
+from sqlalchemy import Connection, Row, and_, bindparam, func, select, text
 
 from config.errors import InputError
 from playbook.when import okta_time
-from store.evidence import _record_from_row, account_keys
-from store.schema import evidence_accounts, evidence_events
+from store.schema import evidence_events, ingest_runs
 
 _e = evidence_events.c
+
 # The indexed columns plus the raw event, as received.
 COLUMNS = (
     _e.source,
@@ -64,93 +68,162 @@ def store_time(value: str | datetime, name: str = "since") -> str:
     return okta_time(parsed)
 
 
-def credential_events_query(
-    *,
-    event_types: Sequence[str],
-    since: str | datetime,
-    until: str | datetime | None = None,
-    sources: Sequence[str] = ("okta",),
-) -> Select[Any]:
-    """The audit's query (see credential_events_since), for running or explaining."""
-    conditions = [_e.event_type.in_(sorted(set(event_types))), _e.published >= store_time(since)]
-    if until is not None:
-        conditions.append(_e.published < store_time(until, "until"))
-    # `source || ''`: a filter, never an index choice. Given `source = ?`, SQLite's planner (no statistics)
-    # prefers the (source, seq) index and walks all 10,000,000 Okta rows; this keeps it on one range scan per
-    # type of ix_evidence_type_published, then a sort of the few thousand matches.
-    conditions.append(_e.source.concat("").in_(sorted(set(sources))))
-    return select(*COLUMNS).where(and_(*conditions)).order_by(_e.published, _e.source, _e.seq)
+def evidence_span(conn: Connection, source: str = "okta") -> tuple[str | None, str | None]:
+    """The oldest and newest `published` of a source: two walks of ix_evidence_published from either end
+    (min()/max() with a source condition would read every row of the source through its unique index)."""
+    hint = " INDEXED BY ix_evidence_published" if conn.dialect.name == "sqlite" else ""
+    ends: list[str | None] = []
+    for order in ("ASC", "DESC"):
+        row = conn.execute(
+            text(
+                f"SELECT published FROM evidence_events{hint} WHERE source = :source "  # noqa: S608 (constants)
+                f"ORDER BY published {order} LIMIT 1"
+            ),
+            {"source": source},
+        ).first()
+        ends.append(str(row[0]) if row else None)
+    return ends[0], ends[1]
 
 
-def credential_events_since(
+def events_of_types(
     conn: Connection,
     *,
     event_types: Sequence[str],
     since: str | datetime,
     until: str | datetime | None = None,
     sources: Sequence[str] = ("okta",),
+    raw_like: str | None = None,
 ) -> list[EventRow]:
-    """Events of `event_types` published at or after `since` (and before `until`), oldest first."""
+    """Rows of `event_types` from `sources` published in [since, until) (no end without `until`), oldest
+    first; `raw_like` narrows to raw text matching a case-insensitive LIKE pattern.
+
+    One range scan per event type on ix_evidence_type_published. On SQLite the index is named in the SQL
+    (INDEXED BY): SQLAlchemy's with_hint() is not rendered by its SQLite dialect, and without statistics
+    SQLite otherwise picks the (source, seq) index and reads every row of the source.
+    """
     if not event_types or not sources:
         return []
-    query = credential_events_query(event_types=event_types, since=since, until=until, sources=sources)
-    return list(conn.execute(query).all())
+    sqlite = conn.dialect.name == "sqlite"
+    hint = " INDEXED BY ix_evidence_type_published" if sqlite else ""
+    columns = ", ".join(c.name for c in COLUMNS)
+    like = ""
+    if raw_like is not None:
+        like = " AND lower(raw) LIKE :raw_like" if sqlite else " AND raw ILIKE :raw_like"
+    params: dict[str, object] = {
+        "types": sorted(set(event_types)),
+        "sources": sorted(set(sources)),
+        "since": store_time(since),
+    }
+    if until is not None:
+        like = " AND published < :until" + like
+        params["until"] = store_time(until, "until")
+    query = text(
+        f"SELECT {columns} FROM evidence_events{hint} "  # noqa: S608 (constant column and index names)
+        f"WHERE event_type IN :types AND published >= :since AND source IN :sources{like} "
+        "ORDER BY published, source, seq"
+    ).bindparams(bindparam("types", expanding=True), bindparam("sources", expanding=True))
+    if raw_like is not None:
+        params["raw_like"] = raw_like.lower()
+    return list(conn.execute(query, params).all())
 
 
-def events_for_accounts(
+def google_coverage(conn: Connection, sources: Sequence[str]) -> dict[str, str | None]:
+    """Per source, the start of its latest ingest run that finished "ok" (None: never read completely)."""
+    runs = ingest_runs.c
+    found: dict[str, str | None] = dict.fromkeys(sources)
+    rows = conn.execute(
+        select(runs.source, func.max(runs.started_at))
+        .where(and_(runs.source.in_(list(sources)), runs.status == "ok"))
+        .group_by(runs.source)
+    )
+    for source, started in rows:
+        found[str(source)] = str(started)
+    return found
+
+
+def reset_mail_candidates(conn: Connection, *, since: str, until: str) -> list[EventRow]:
+    """Gmail `delivery` activities in [since, until) whose raw text mentions "password", oldest first."""
+    return events_of_types(
+        conn, event_types=["delivery"], since=since, until=until, sources=["google:gmail"], raw_like="%password%"
+    )
+
+
+@dataclass(frozen=True)
+class AccessRow:
+    account: str  # the Okta user id it was asked for
+    published: str
+    event_type: str
+    outcome: str | None
+    client_ip: str | None
+    country: str | None
+    user_agent: str | None
+    mfa_method: str | None  # MFA events since the cutoff: debugData.factor, else authenticationContext.credentialType
+
+
+def _mfa_method_sql(dialect: str) -> str:
+    """The factor an MFA event used, read from raw inside the database (records flagged malformed may not be
+    JSON objects: skipped)."""
+    if dialect == "sqlite":
+        factor = "json_extract(e.raw, '$.debugContext.debugData.factor')"
+        credential = "json_extract(e.raw, '$.authenticationContext.credentialType')"
+    else:
+        factor = "(e.raw::jsonb #>> '{debugContext,debugData,factor}')"
+        credential = "(e.raw::jsonb #>> '{authenticationContext,credentialType}')"
+    return (
+        "CASE WHEN e.event_type = :mfa AND a.published >= :cutoff AND e.flags NOT LIKE '%malformed%' "
+        f"THEN coalesce(nullif({factor}, ''), nullif({credential}, '')) END"
+    )
+
+
+def access_rows(
     conn: Connection,
     *,
-    logins_or_ids: Iterable[str],
-    since: str | datetime,
-    until: str | datetime | None = None,
-    event_types: Sequence[str] | None = None,
-    sources: Sequence[str] | None = None,
-) -> list[EventRow]:
-    """Every stored event whose actor or User target is one of the accounts (Okta id or login, any case;
-    Google profile id or email), published at or after `since`, oldest first; each event once.
+    user_ids: Iterable[str],
+    sign_in_type: str,
+    mfa_type: str,
+    since: str,
+    cutoff: str,
+    until: str,
+) -> list[AccessRow]:
+    """Sign-ins (from `since`) and MFA events (from `cutoff`) whose actor is one of `user_ids`, up to `until`.
 
-    `event_types` / `sources` narrow it (e.g. sign-ins only); None means all.
+    Driven from evidence_accounts (one primary-key range per account), then each record by (source, seq).
+    CROSS JOIN fixes that order on SQLite, whose planner otherwise starts from the source's rows. Sign-ins
+    before the cutoff are the baseline of known user agents; the MFA method is extracted in SQL so raw
+    events never travel to Python.
     """
-    wanted: set[str] = set()
-    for value in logins_or_ids:
-        value = value.strip()
-        if value:
-            wanted |= {value, value.lower()}
-    if not wanted:
-        return []
-    start, end = store_time(since), store_time(until, "until") if until is not None else None
-    accounts = evidence_accounts.c
-    found: dict[tuple[str, int], EventRow] = {}
-    ordered = sorted(wanted)
-    for first in range(0, len(ordered), _CHUNK):
-        chunk = ordered[first : first + _CHUNK]
-        keys = (
-            select(accounts.source, accounts.seq)
-            .where(and_(accounts.account.in_(chunk), accounts.published >= start))
-            .distinct()
-        )
-        if end is not None:
-            keys = keys.where(accounts.published < end)
-        matched = keys.subquery()
-        query = select(*COLUMNS).join_from(
-            evidence_events, matched, and_(_e.source == matched.c.source, _e.seq == matched.c.seq)
-        )
-        if event_types is not None:
-            query = query.where(_e.event_type.in_(sorted(set(event_types))))
-        if sources is not None:
-            query = query.where(_e.source.in_(sorted(set(sources))))
-        for row in conn.execute(query):
-            # Re-check against the record itself: index rows can outlive evidence deleted outside retention.
-            if account_keys(_record_from_row(row)) & wanted and row.published >= start:
-                found[(row.source, row.seq)] = row
-    return sorted(found.values(), key=lambda r: (r.published, r.source, r.seq))
+    wanted = sorted(set(user_ids))
+    join = "CROSS JOIN" if conn.dialect.name == "sqlite" else "JOIN"  # SQLite: CROSS JOIN keeps the join order
+    query = text(
+        "SELECT a.account, e.published, e.event_type, e.outcome, e.client_ip, e.country, e.user_agent, "  # noqa: S608
+        f"{_mfa_method_sql(conn.dialect.name)} "
+        f"FROM evidence_accounts AS a {join} evidence_events AS e ON e.source = a.source AND e.seq = a.seq "
+        "WHERE a.account IN :accounts AND a.published >= :since AND a.published < :until AND a.source = 'okta' "
+        "AND e.actor_id = a.account "
+        "AND (e.event_type = :sign_in OR (e.event_type = :mfa AND a.published >= :cutoff))"
+    ).bindparams(bindparam("accounts", expanding=True))
+    found: list[AccessRow] = []
+    for first in range(0, len(wanted), _CHUNK):
+        params = {
+            "accounts": wanted[first : first + _CHUNK],
+            "sign_in": sign_in_type,
+            "mfa": mfa_type,
+            "since": since,
+            "cutoff": cutoff,
+            "until": until,
+        }
+        found.extend(AccessRow(*row) for row in conn.execute(query, params))
+    return found
 
 
 __all__ = [
     "COLUMNS",
+    "AccessRow",
     "EventRow",
-    "credential_events_query",
-    "credential_events_since",
-    "events_for_accounts",
+    "access_rows",
+    "events_of_types",
+    "evidence_span",
+    "google_coverage",
+    "reset_mail_candidates",
     "store_time",
 ]

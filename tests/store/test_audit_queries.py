@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from store.audit_queries import access_rows, events_of_types, evidence_span, google_coverage, reset_mail_candidates
 from store.db import transaction
 from store.evidence import append
 from store.ingest_state import RunCounts, finish_run, start_run
+from store.queries import access_rows, events_of_types, evidence_span, google_coverage, reset_mail_candidates
 from store.records import google_record, okta_record
 
 STAMP = "2022-01-22T00:00:00.000Z"
