@@ -393,10 +393,8 @@ def _store_access(
             until=okta_time(until),
         )
     grouped: dict[str, list[AccessEvent]] = {}
-    for r in rows:
-        method = str(r.mfa_method) if r.mfa_method is not None else None
-        event = AccessEvent(r.published, r.event_type, r.outcome, r.client_ip, r.country, r.user_agent, method)
-        grouped.setdefault(r.account, []).append(event)
+    for user_id, event in rows:
+        grouped.setdefault(user_id, []).append(event)
     return {user_id: access_picture(events, cutoff=c) for user_id, events in grouped.items()}
 
 

@@ -15,13 +15,13 @@ compared as text: it sorts like the time (see store/schema.py).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 from sqlalchemy import Connection, Row, and_, bindparam, func, select, text
 
 from config.errors import InputError
+from playbook.access import AccessEvent
 from playbook.when import okta_time
 from store.schema import evidence_events, ingest_runs
 
@@ -148,16 +148,8 @@ def reset_mail_candidates(conn: Connection, *, since: str, until: str) -> list[E
     )
 
 
-@dataclass(frozen=True)
-class AccessRow:
-    account: str  # the Okta user id it was asked for
-    published: str
-    event_type: str
-    outcome: str | None
-    client_ip: str | None
-    country: str | None
-    user_agent: str | None
-    mfa_method: str | None  # MFA events since the cutoff: debugData.factor, else authenticationContext.credentialType
+def _text_or_none(value: object) -> str | None:
+    return str(value) if value is not None else None
 
 
 def _mfa_method_sql(dialect: str) -> str:
@@ -184,8 +176,9 @@ def access_rows(
     since: str,
     cutoff: str,
     until: str,
-) -> list[AccessRow]:
-    """Sign-ins (from `since`) and MFA events (from `cutoff`) whose actor is one of `user_ids`, up to `until`.
+) -> list[tuple[str, AccessEvent]]:
+    """Sign-ins (from `since`) and MFA events (from `cutoff`) whose actor is one of `user_ids`, up to `until`,
+    as (user id, event); an MFA event's method is debugData.factor, else authenticationContext.credentialType.
 
     Driven from evidence_accounts (one primary-key range per account), then each record by (source, seq).
     CROSS JOIN fixes that order on SQLite, whose planner otherwise starts from the source's rows. Sign-ins
@@ -202,7 +195,7 @@ def access_rows(
         "AND e.actor_id = a.account "
         "AND (e.event_type = :sign_in OR (e.event_type = :mfa AND a.published >= :cutoff))"
     ).bindparams(bindparam("accounts", expanding=True))
-    found: list[AccessRow] = []
+    found: list[tuple[str, AccessEvent]] = []
     for first in range(0, len(wanted), _CHUNK):
         params = {
             "accounts": wanted[first : first + _CHUNK],
@@ -212,13 +205,14 @@ def access_rows(
             "cutoff": cutoff,
             "until": until,
         }
-        found.extend(AccessRow(*row) for row in conn.execute(query, params))
+        for account, published, event_type, outcome, ip, country, agent, method in conn.execute(query, params):
+            event = AccessEvent(published, event_type, outcome, ip, country, agent, _text_or_none(method))
+            found.append((str(account), event))
     return found
 
 
 __all__ = [
     "COLUMNS",
-    "AccessRow",
     "EventRow",
     "access_rows",
     "events_of_types",

@@ -132,7 +132,7 @@ def test_sign_ins_come_from_the_baseline_and_mfa_methods_only_since_the_cutoff(e
             cutoff=CUTOFF,
             until="2022-01-01T00:00:00.000Z",
         )
-    got = sorted((r.published, r.event_type, r.mfa_method, r.user_agent) for r in rows)
+    got = sorted((e.published, e.event_type, e.mfa_method, e.user_agent) for _, e in rows)
     assert got == [
         ("2021-11-25T08:00:00.000Z", SIGN_IN, None, "agent-1-1"),
         ("2021-12-02T08:00:00.000Z", SIGN_IN, None, "agent-1-1"),

@@ -134,7 +134,7 @@ def test_index_rows_left_by_evidence_deleted_outside_retention_never_return_anot
         rows = access_rows(conn, user_ids=[f"00u{9:017d}"], since=since, cutoff=since, until=until, **window)
         person4 = access_rows(conn, user_ids=[f"00u{4:017d}"], since=since, cutoff=since, until=until, **window)
     assert rows == []  # the reused seq numbers' index rows still name person 9
-    assert [r.account for r in person4] == [f"00u{4:017d}"] * 6
+    assert [user_id for user_id, _ in person4] == [f"00u{4:017d}"] * 6
 
 
 def test_no_accounts_or_no_types_ask_for_nothing(history: Engine) -> None:
