@@ -46,7 +46,7 @@ BOUND_MS = 200.0
 CACHE = Path("/tmp/holdfast-bench")
 PG_ADMIN_URL = os.environ.get("PG_BENCH_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 PG_DATABASE = "holdfast_bench"
-SCHEMA_TAG = "r0002"  # bump when the schema or the generated data changes: the cached stores are rebuilt
+SCHEMA_TAG = "r0005"  # bump when the schema or the generated data changes: the cached stores are rebuilt
 NOW = datetime(2026, 12, 4, tzinfo=UTC)
 DAYS = 250
 PEOPLE = 10_000
@@ -69,7 +69,7 @@ _COLUMNS = (
 )  # fmt: skip
 _INDEXES = (
     ("ix_evidence_type_published", "event_type, published"),
-    ("ix_evidence_source_uuid", "source, uuid"),
+    ("ix_evidence_source_published_uuid", "source, published, uuid"),
     ("ix_evidence_published", "published"),
 )
 _MARK = "\x00{}\x00"

@@ -3,6 +3,7 @@
 Each page goes through what the ingest flow does with it once Okta has answered: store.records.okta_records
 (cut the page into events, parse, derive columns, flag) and store.ingest_page.store_page (append to the
 chain with hashing, move the cursor, commit, anchor the head in a file with fsync).
+Event uuids are random, as Okta's are: an index keyed by them takes every insert at a random place.
 Bound: Okta serves at most ~2,000 events/s (120 requests/min x 1,000 events); the store must never be the
 bottleneck, so it must sustain at least 20,000 events/s with parsing, hashing and commits included.
 Run: `make bench` or `.venv/bin/python -m bench store_ingest`.
@@ -11,8 +12,10 @@ Run: `make bench` or `.venv/bin/python -m bench store_ingest`.
 from __future__ import annotations
 
 import json
+import random
 import tempfile
 import time
+import uuid as uuidlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -47,6 +50,7 @@ def _events(count: int) -> list[object]:
         lon=-9.1,
     )
     events: list[object] = []
+    draw = random.Random(7)
     for n in range(count):
         who = f"00u{n % 10_000:017d}"
         login = f"person{n % 10_000}@example.com"
@@ -56,7 +60,7 @@ def _events(count: int) -> list[object]:
             actor=Actor(who, login, f"Person {n % 10_000}"),
             targets=(Target(who, login, f"Person {n % 10_000}"),),
             client=client,
-            uuid=f"{n:08x}-0000-4000-8000-{n:012x}",
+            uuid=str(uuidlib.UUID(int=draw.getrandbits(128), version=4)),  # random, as Okta's are
         )
         # Round-trip through JSON text, as events arrive from the wire.
         events.append(json.loads(json.dumps(okta_log_event(spec))))

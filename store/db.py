@@ -6,6 +6,7 @@ The entry point owns the engine and commits or rolls back; store functions take 
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,8 +18,10 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 
 from config.errors import StoreError
+from store.checkpoint import Checkpointer
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+_CHECKPOINTERS: weakref.WeakKeyDictionary[Engine, Checkpointer] = weakref.WeakKeyDictionary()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -31,7 +34,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache: the chain head and indexes stay hot
-    cursor.execute("PRAGMA wal_autocheckpoint=4096")  # pages: checkpoint every ~64 MiB, not every 16 MiB
+    # The checkpoints run on store.checkpoint's thread; this one, inside a commit, is the backstop (256 MiB).
+    cursor.execute("PRAGMA wal_autocheckpoint=16384")
+    cursor.execute("PRAGMA journal_size_limit=67108864")  # after a full copy, keep at most 64 MiB of log file
     cursor.close()
 
 
@@ -45,8 +50,17 @@ def make_engine(url: str) -> Engine:
         # pysqlite's own transaction handling defers BEGIN; issue it ourselves so that
         # BEGIN IMMEDIATE (see store.locks) takes the write lock at the start of the transaction.
         event.listen(engine, "connect", lambda conn, _r: setattr(conn, "isolation_level", None))
+        checkpointer = Checkpointer(path)
+        _CHECKPOINTERS[engine] = checkpointer
+        event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())
+        weakref.finalize(engine, checkpointer.stop)  # an engine dropped without dispose() stops it too
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def checkpointer(engine: Engine) -> Checkpointer | None:
+    """The thread that checkpoints `engine`'s SQLite file (None for PostgreSQL)."""
+    return _CHECKPOINTERS.get(engine)
 
 
 def is_sqlite(engine: Engine | Connection) -> bool:

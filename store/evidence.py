@@ -61,35 +61,47 @@ def chain_head(conn: Connection, source: str) -> tuple[int, str]:
     return (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
 
-def _existing_raw(conn: Connection, source: str, uuids: list[str]) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {}
-    for start in range(0, len(uuids), 500):
-        chunk = uuids[start : start + 500]
+def _existing_raw(conn: Connection, source: str, batch: list[EvidenceRecord]) -> dict[tuple[str, str], set[str]]:
+    """The raw texts already stored under each (published, uuid) of `batch`: one range of
+    ix_evidence_source_published_uuid from the batch's oldest to its newest event, narrowed by uuid."""
+    keys = sorted({r.uuid for r in batch})
+    if not keys:
+        return {}
+    oldest, newest = min(r.published for r in batch), max(r.published for r in batch)
+    events = evidence_events.c
+    found: dict[tuple[str, str], set[str]] = {}
+    for start in range(0, len(keys), 500):
         rows = conn.execute(
-            select(evidence_events.c.uuid, evidence_events.c.raw).where(
-                and_(evidence_events.c.source == source, evidence_events.c.uuid.in_(chunk))
+            select(events.published, events.uuid, events.raw).where(
+                and_(
+                    events.source == source,
+                    events.published >= oldest,
+                    events.published <= newest,
+                    events.uuid.in_(keys[start : start + 500]),
+                )
             )
         )
-        for uuid, raw in rows:
-            found.setdefault(uuid, set()).add(raw)
+        for published, uuid, raw in rows:
+            found.setdefault((published, uuid), set()).add(raw)
     return found
 
 
 def append(conn: Connection, source: str, records: Iterable[EvidenceRecord], *, ingested_at: str) -> AppendResult:
     """Append records to `source`'s chain inside the caller's transaction.
 
-    The same uuid with the same content is a duplicate (polling repeats events at page borders) and is
-    skipped; the same uuid with different content is stored and flagged `uuid_conflict`.
+    The same uuid and published time with the same content is a duplicate (polling repeats events at page
+    borders, overlapping runs fetch the same page) and is skipped; with different content it is stored and
+    flagged `uuid_conflict`. The same uuid at another published time is stored as a record of its own.
     """
     lock_source(conn, source)
     batch = list(records)
-    seen = _existing_raw(conn, source, sorted({r.uuid for r in batch}))
+    seen = _existing_raw(conn, source, batch)
     seq, head = chain_head(conn, source)
     rows: list[tuple[object, ...]] = []
     accounts: list[tuple[str, str, str, int]] = []
     duplicates = flagged = 0
     for record in batch:
-        known = seen.setdefault(record.uuid, set())
+        known = seen.setdefault((record.published, record.uuid), set())
         if record.raw in known:
             duplicates += 1
             continue

@@ -54,7 +54,8 @@ evidence_events = Table(
     Column("hash", String(64), nullable=False),
     UniqueConstraint("source", "seq", name="uq_evidence_source_seq"),
     Index("ix_evidence_type_published", "event_type", "published"),
-    Index("ix_evidence_source_uuid", "source", "uuid"),
+    # De-duplication: a repeated event has the same published time; new events land at the index's end.
+    Index("ix_evidence_source_published_uuid", "source", "published", "uuid"),
     Index("ix_evidence_published", "published"),
 )
 
