@@ -9,7 +9,6 @@ Thin: checks the inputs, runs the `audit` flow, renders its AuditResult. Errors 
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -21,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli.main import ConfigOption, app, one_line_errors
-from cli.ui import console, progress_bars
+from cli.ui import console, progress_bars, run_flow
 from config.errors import InputError
 from config.policy import TIER_ORDER, load_policy
 from config.settings import load_settings
@@ -96,9 +95,9 @@ def audit(
     )
     if output_format is Format.table or out is not None:
         with progress_bars():
-            body = asyncio.run(run)
+            body = run_flow(run)
     else:
-        body = asyncio.run(run)  # stdout carries the document only
+        body = run_flow(run)  # stdout carries the document only
     result = AuditResult.model_validate(body)
     if output_format is Format.table:
         console.print(_table(result))

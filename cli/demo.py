@@ -7,7 +7,6 @@ store is a SQLite file there too. The folder is kept afterwards for inspection.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import time
@@ -20,7 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from cli.main import app, evidence_verify, one_line_errors
-from cli.ui import console, progress_bars
+from cli.ui import console, progress_bars, run_flow
 
 DEMO_FOLDER = Path("var/demo")
 
@@ -106,7 +105,7 @@ def demo(
         from flows.ingest import ingest, summary_markdown
 
         with progress_bars():
-            summary = asyncio.run(ingest(since=f"{days}d"))
+            summary = run_flow(ingest(since=f"{days}d"))
         console.print(_summary_table(summary_markdown(summary)))
 
         console.rule("2. Evidence: recompute every hash chain and check the anchors")

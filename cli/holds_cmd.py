@@ -19,7 +19,7 @@ from rich.table import Table
 from slack_sdk import WebClient
 
 from cli.main import ConfigOption, app, one_line_errors
-from cli.ui import console
+from cli.ui import console, run_flow
 from config.errors import ProviderError
 from config.policy import load_policy
 from config.settings import load_settings
@@ -185,7 +185,7 @@ def notify(
     from flows.notify import notify as notify_flow
 
     load_settings(config).require_slack()  # fail fast, before Prefect starts
-    result = asyncio.run(notify_flow(incident=incident, config_file=str(config) if config else None))
+    result = run_flow(notify_flow(incident=incident, config_file=str(config) if config else None))
     summary = DrainSummary(**result)
     console.print(summary.line())
     for error in summary.errors:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
@@ -13,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cli.ui import console, errors, progress_bars
+from cli.ui import console, errors, progress_bars, run_flow
 from config.errors import HoldfastError, InputError
 from config.policy import load_policy
 from config.settings import Settings, load_settings, redacted
@@ -99,7 +98,7 @@ def ingest(
     from flows.ingest import summary_markdown
 
     with progress_bars():
-        summary = asyncio.run(ingest_flow(since=since, config_file=str(config) if config else None))
+        summary = run_flow(ingest_flow(since=since, config_file=str(config) if config else None))
     console.print(_summary_table(summary_markdown(summary)))
     if not summary["ok"]:
         raise typer.Exit(1)

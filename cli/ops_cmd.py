@@ -31,7 +31,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli.main import ConfigOption, _settings, app, one_line_errors
-from cli.ui import console
+from cli.ui import console, run_flow
 from config.errors import ConfigError, InputError, ProviderError
 
 DEFAULT_PORT = 4200  # Prefect's own default, so `prefect` commands on this machine find `holdfast serve`
@@ -241,7 +241,7 @@ def timeline(
     from playbook.timeline import from_dict, to_markdown
 
     _settings(config)
-    data = asyncio.run(timeline_flow(incident=incident, config_file=str(config) if config else None))
+    data = run_flow(timeline_flow(incident=incident, config_file=str(config) if config else None))
     text = json.dumps(data, indent=2, sort_keys=True) + "\n" if format == "json" else to_markdown(from_dict(data))
     if out is not None:
         out.write_text(text)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -10,7 +9,7 @@ import typer
 from rich.table import Table
 
 from cli.main import ConfigOption, app, one_line_errors
-from cli.ui import console, progress_bars
+from cli.ui import console, progress_bars, run_flow
 from config.errors import InputError
 from playbook.models import Plan
 from playbook.plan_view import plan_rows
@@ -89,7 +88,7 @@ def respond(
     from flows.respond import respond as respond_flow
 
     with progress_bars():
-        result = asyncio.run(
+        result = run_flow(
             respond_flow(
                 since=since, seeds=seed or [], execute=execute or resume is not None, confirm_count=confirm_count,
                 resume=resume, config_file=str(config) if config else None,
