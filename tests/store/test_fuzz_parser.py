@@ -254,6 +254,14 @@ def test_hostile_values_are_cleaned_in_the_columns_flagged_and_kept_exactly_in_r
     assert "malformed" in record.flags
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _beyond_64_bits_as_float(value: Any) -> Any:
     """split_json_array reads objects with orjson, which reads an integer beyond 64 bits as a float."""
     if isinstance(value, dict):
@@ -325,8 +333,8 @@ def test_appending_fuzzed_records_keeps_the_chain_verifiable() -> None:
         @given(batch=st.lists(anything | log_events() | st.text(max_size=30), max_size=8))
         def append_and_verify(batch: list[Any]) -> None:
             texts = [json.dumps(value) if not isinstance(value, str) else value for value in batch]
-            # Text with NUL is stored as its JSON string literal (PostgreSQL text cannot hold NUL).
-            as_stored = [json.dumps(text) if "\x00" in text else text for text in texts]
+            # Text no column can hold (NUL, lone surrogates) is stored as its JSON string literal.
+            as_stored = [json.dumps(text) if "\x00" in text or not _utf8(text) else text for text in texts]
             records = [
                 okta_record(value, raw=text, ingested_at=STAMP) for value, text in zip(batch, texts, strict=True)
             ]
